@@ -1,0 +1,159 @@
+//! Versioned schema migrations, applied in order at start inside one transaction each.
+//! A migration is never edited once released: add a new one.
+
+use crate::Dialect;
+
+pub struct Migration {
+    pub version: i64,
+    pub name: &'static str,
+    pub sqlite: &'static str,
+    pub postgres: &'static str,
+}
+
+/// Tables shared by both dialects, with `{AUTO_ID}`, `{REAL}` and `{XID}` filled per dialect.
+const V1: &str = r#"
+CREATE TABLE workspace (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    members_level TEXT NOT NULL,
+    created_time BIGINT NOT NULL
+);
+CREATE TABLE users (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    role TEXT NOT NULL,
+    name TEXT NOT NULL,
+    email TEXT UNIQUE,
+    avatar_url TEXT,
+    password_hash TEXT,
+    integration_id TEXT,
+    created_time BIGINT NOT NULL
+);
+CREATE TABLE user_groups (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE
+);
+CREATE TABLE group_members (
+    group_id TEXT NOT NULL REFERENCES user_groups(id),
+    user_id TEXT NOT NULL REFERENCES users(id),
+    PRIMARY KEY (group_id, user_id)
+);
+CREATE TABLE integrations (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    bot_user_id TEXT NOT NULL REFERENCES users(id),
+    capabilities TEXT NOT NULL,
+    created_by TEXT,
+    created_time BIGINT NOT NULL
+);
+CREATE TABLE tokens (
+    hash TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    user_id TEXT REFERENCES users(id),
+    integration_id TEXT REFERENCES integrations(id),
+    name TEXT NOT NULL,
+    created_time BIGINT NOT NULL
+);
+CREATE TABLE nodes (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    parent_kind TEXT NOT NULL,
+    parent_id TEXT,
+    position BIGINT NOT NULL,
+    inherits BIGINT NOT NULL DEFAULT 1,
+    in_trash BIGINT NOT NULL DEFAULT 0,
+    data TEXT NOT NULL,
+    title TEXT NOT NULL DEFAULT '',
+    title_folded TEXT NOT NULL DEFAULT '',
+    created_time BIGINT NOT NULL,
+    created_by TEXT NOT NULL,
+    last_edited_time BIGINT NOT NULL,
+    last_edited_by TEXT NOT NULL
+);
+CREATE INDEX nodes_parent ON nodes (parent_id, position);
+CREATE INDEX nodes_search ON nodes (kind, last_edited_time, id);
+CREATE TABLE grants (
+    node_id TEXT NOT NULL REFERENCES nodes(id),
+    grantee_kind TEXT NOT NULL,
+    grantee_id TEXT NOT NULL,
+    level TEXT NOT NULL,
+    PRIMARY KEY (node_id, grantee_kind, grantee_id)
+);
+CREATE TABLE row_values (
+    row_id TEXT NOT NULL,
+    data_source_id TEXT NOT NULL,
+    property_id TEXT NOT NULL,
+    ordinal BIGINT NOT NULL,
+    text_value TEXT,
+    folded TEXT,
+    number_value {REAL},
+    PRIMARY KEY (row_id, property_id, ordinal)
+);
+CREATE INDEX row_values_number ON row_values (data_source_id, property_id, number_value);
+CREATE INDEX row_values_text ON row_values (data_source_id, property_id, text_value);
+CREATE INDEX row_values_folded ON row_values (data_source_id, property_id, folded);
+CREATE TABLE comments (
+    id TEXT PRIMARY KEY,
+    page_id TEXT NOT NULL,
+    block_id TEXT,
+    discussion_id TEXT NOT NULL,
+    rich_text TEXT NOT NULL,
+    created_time BIGINT NOT NULL,
+    created_by TEXT NOT NULL
+);
+CREATE INDEX comments_block ON comments (block_id, created_time);
+CREATE INDEX comments_page ON comments (page_id, created_time);
+CREATE TABLE change_log (
+    seq {AUTO_ID},
+    {XID}
+    time BIGINT NOT NULL,
+    kind TEXT NOT NULL,
+    object_kind TEXT NOT NULL,
+    object_id TEXT NOT NULL,
+    parent_id TEXT,
+    actor_id TEXT NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE TABLE consumer_cursors (
+    consumer TEXT PRIMARY KEY,
+    position TEXT NOT NULL,
+    updated_time BIGINT NOT NULL
+);
+CREATE TABLE audit_log (
+    id {AUTO_ID},
+    time BIGINT NOT NULL,
+    integration_id TEXT,
+    user_id TEXT,
+    operation TEXT NOT NULL,
+    object_id TEXT NOT NULL,
+    allowed BIGINT NOT NULL,
+    reason TEXT NOT NULL
+);
+CREATE INDEX audit_log_integration ON audit_log (integration_id, id);
+"#;
+
+pub fn all() -> Vec<Migration> {
+    vec![Migration {
+        version: 1,
+        name: "initial schema",
+        sqlite: V1,
+        postgres: V1,
+    }]
+}
+
+pub fn render(migration: &Migration, dialect: Dialect) -> String {
+    match dialect {
+        Dialect::Sqlite => migration
+            .sqlite
+            .replace("{AUTO_ID}", "INTEGER PRIMARY KEY AUTOINCREMENT")
+            .replace("{REAL}", "REAL")
+            .replace("{XID}", ""),
+        // `xid` lets change-log readers skip rows of transactions still in flight, since
+        // sequence values commit out of order on PostgreSQL.
+        Dialect::Postgres => migration
+            .postgres
+            .replace("{AUTO_ID}", "BIGSERIAL PRIMARY KEY")
+            .replace("{REAL}", "DOUBLE PRECISION")
+            .replace("{XID}", "xid xid8 NOT NULL DEFAULT pg_current_xact_id(),"),
+    }
+}

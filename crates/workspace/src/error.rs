@@ -1,0 +1,59 @@
+//! The service's error, with stable public codes that the HTTP edge maps to statuses.
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The object does not exist *or the caller may not read it*: the two are never told apart.
+    #[error(
+        "Could not find {kind} with ID: {id}. Make sure the relevant pages and databases are shared with your integration."
+    )]
+    NotFound { kind: &'static str, id: String },
+    #[error("{0}")]
+    Validation(#[from] document::Error),
+    /// The caller can read the object but may not do this.
+    #[error("{0}")]
+    Restricted(String),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::NotFound { .. } => "object_not_found",
+            Error::Validation(_) => "validation_error",
+            Error::Restricted(_) => "restricted_resource",
+            Error::Unauthorized(_) => "unauthorized",
+            Error::Conflict(_) => "conflict_error",
+            Error::Internal(_) => "internal_server_error",
+        }
+    }
+
+    pub fn not_found(kind: &'static str, id: impl ToString) -> Self {
+        Error::NotFound {
+            kind,
+            id: id.to_string(),
+        }
+    }
+
+    pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Validation(document::Error::new(field, message))
+    }
+}
+
+impl From<storage_sql::Error> for Error {
+    fn from(error: storage_sql::Error) -> Self {
+        match error {
+            storage_sql::Error::Conflict(message) => Error::Conflict(message),
+            other => {
+                tracing::error!(error = %other, "store error");
+                Error::Internal(other.code().to_string())
+            }
+        }
+    }
+}
+
+pub type Result<T> = std::result::Result<T, Error>;

@@ -1,0 +1,55 @@
+//! The workspace service. Every operation on workspace content goes through here: it
+//! authenticates the caller, decides access through the `access` module (and nowhere
+//! else), validates input with the `document` domain, writes through the store in one
+//! transaction with its change-log events, and audits decisions made for integrations.
+//!
+//! It knows neither SQL (that is `storage-sql`) nor JSON (that is `http-api`).
+
+mod admin;
+mod blocks;
+mod comments;
+mod data;
+mod error;
+mod pages;
+mod request;
+mod search;
+mod users;
+
+pub mod demo;
+
+pub use access::Grantee;
+pub use access::{Actor, Capabilities, Level, Role};
+pub use admin::{NewUser, TokenKind};
+pub use blocks::{AppendPosition, BlockView};
+pub use comments::CommentTarget;
+pub use data::{
+    DataSourceUpdate, DataSourceView, DatabaseUpdate, DatabaseView, NewDataSource, NewDatabase,
+    QueryRequest, SchemaEdit,
+};
+pub use error::{Error, Result};
+pub use pages::{NewPage, PageMarkdown, PageUpdate, PageView, ParentInput};
+pub use request::Page as ListPage;
+pub use search::{SearchFilter, SearchRequest, SearchResult};
+pub use storage_sql::{
+    AuditEntry, ChangeCursor, ChangeRecord, Comment, Store, TokenSubject, UserKind, UserRecord,
+};
+pub use users::UserView;
+
+/// The service over one workspace's store.
+#[derive(Clone)]
+pub struct Workspace {
+    store: Store,
+}
+
+impl Workspace {
+    /// Wraps an opened store, creating the workspace record on first use.
+    pub async fn new(store: Store) -> Result<Workspace> {
+        let workspace = Workspace { store };
+        workspace.ensure_workspace("Trellis").await?;
+        Ok(workspace)
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+}

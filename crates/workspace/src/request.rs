@@ -1,0 +1,237 @@
+//! One request: its transaction, its actor, its access decisions and their audit trail.
+
+use std::collections::HashMap;
+
+use access::{Actor, Decision, Level, Operation};
+use document::Id;
+use storage_sql::{AuditEntry, Chain, Change, NodeKind, StoredNode, Tx};
+
+use crate::{Error, Result, Workspace};
+
+/// One page of a paginated list.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    pub results: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+pub(crate) struct Request<'a> {
+    pub actor: &'a Actor,
+    pub tx: Tx,
+    pub now: i64,
+    workspace: &'a Workspace,
+    root: access::Node,
+    audit: Vec<AuditEntry>,
+    levels: HashMap<Id, Level>,
+}
+
+impl Workspace {
+    pub(crate) async fn begin<'a>(&'a self, actor: &'a Actor, write: bool) -> Result<Request<'a>> {
+        let mut tx = if write {
+            self.store.write().await?
+        } else {
+            self.store.read().await?
+        };
+        let record = tx
+            .workspace()
+            .await?
+            .ok_or_else(|| Error::Internal("workspace record missing".into()))?;
+        Ok(Request {
+            actor,
+            tx,
+            now: document::time::now_ms(),
+            workspace: self,
+            root: access::workspace_root(record.id, record.members_level),
+            audit: Vec::new(),
+            levels: HashMap::new(),
+        })
+    }
+}
+
+impl Request<'_> {
+    /// Commits on success and rolls back on failure; either way, writes the audit trail
+    /// (in its own transaction when the request failed, so denials are kept).
+    pub async fn finish<T>(self, result: Result<T>) -> Result<T> {
+        let Request {
+            mut tx,
+            audit,
+            workspace,
+            ..
+        } = self;
+        match result {
+            Ok(value) => {
+                if !audit.is_empty() {
+                    tx.append_audit(&audit).await?;
+                }
+                tx.commit().await?;
+                Ok(value)
+            }
+            Err(error) => {
+                tx.rollback().await?;
+                if !audit.is_empty() {
+                    let mut audit_tx = workspace.store.write().await?;
+                    audit_tx.append_audit(&audit).await?;
+                    audit_tx.commit().await?;
+                }
+                Err(error)
+            }
+        }
+    }
+
+    fn full_chain(&self, chain: &Chain) -> Vec<access::Node> {
+        let mut nodes = chain.nodes.clone();
+        nodes.push(self.root.clone());
+        nodes
+    }
+
+    /// The actor's level on a node; `None` when the node does not exist.
+    pub async fn level(&mut self, id: Id) -> Result<Option<(Chain, Level)>> {
+        let chain = self.tx.chain(id).await?;
+        if chain.nodes.is_empty() {
+            return Ok(None);
+        }
+        let level = access::level(self.actor, &self.full_chain(&chain));
+        self.levels.insert(id, level);
+        Ok(Some((chain, level)))
+    }
+
+    /// Whether the actor may read a node (cached per request). Used to trim relations and
+    /// mentions; not audited, since nothing about the node is returned either way.
+    pub async fn can_read(&mut self, id: Id) -> Result<bool> {
+        if let Some(level) = self.levels.get(&id) {
+            return Ok(*level >= Level::CanView);
+        }
+        // Trash is not a permission: a page under a trashed page stays readable (search
+        // leaves such pages out on its own).
+        let readable = match self.level(id).await? {
+            Some((_, level)) => level >= Level::CanView,
+            None => false,
+        };
+        self.levels.insert(
+            id,
+            if readable {
+                Level::CanView
+            } else {
+                Level::None
+            },
+        );
+        Ok(readable)
+    }
+
+    /// Loads a node and checks an operation on it. Unreadable and missing nodes are the
+    /// same `object_not_found`. Decisions for integrations are audited.
+    pub async fn require(
+        &mut self,
+        id: Id,
+        operation: Operation,
+        kind: &'static str,
+    ) -> Result<(StoredNode, Chain)> {
+        let node = self.tx.get_node(id).await?;
+        let found = match (&node, self.level(id).await?) {
+            (Some(node), Some((chain, level))) => Some((node.clone(), chain, level)),
+            _ => None,
+        };
+        let Some((node, chain, level)) = found else {
+            self.audit_decision(operation, id, false, "not found");
+            return Err(Error::not_found(kind, id));
+        };
+        match access::decide_with_level(self.actor, operation, level) {
+            Decision::Allowed => {
+                self.audit_decision(operation, id, true, level.name());
+                Ok((node, chain))
+            }
+            Decision::Hidden => {
+                self.audit_decision(operation, id, false, "no access");
+                Err(Error::not_found(kind, id))
+            }
+            Decision::Forbidden { capability } => {
+                let message = match capability {
+                    Some(capability) => format!(
+                        "Insufficient permissions for this endpoint: the integration lacks the {capability} capability."
+                    ),
+                    None => format!(
+                        "Insufficient permissions: {} access does not allow {}.",
+                        level.name(),
+                        operation.name()
+                    ),
+                };
+                self.audit_decision(operation, id, false, capability.unwrap_or(level.name()));
+                Err(Error::Restricted(message))
+            }
+        }
+    }
+
+    pub fn audit_decision(
+        &mut self,
+        operation: Operation,
+        object_id: Id,
+        allowed: bool,
+        reason: &str,
+    ) {
+        let Some(integration) = self.actor.integration() else {
+            return;
+        };
+        self.audit.push(AuditEntry {
+            time: self.now,
+            integration_id: Some(integration.id),
+            user_id: self.actor.user().map(|u| u.id),
+            operation: operation.name().to_string(),
+            object_id,
+            allowed,
+            reason: reason.to_string(),
+        });
+    }
+
+    /// Appends a change-log event in this request's transaction.
+    pub async fn log(
+        &mut self,
+        kind: &str,
+        object_kind: NodeKind,
+        object_id: Id,
+        parent_id: Option<Id>,
+        fields: Vec<String>,
+    ) -> Result<()> {
+        let change = Change {
+            kind: kind.to_string(),
+            object_kind: object_kind.name().to_string(),
+            object_id,
+            parent_id,
+            actor_id: self.actor.author_id(),
+            fields,
+        };
+        self.tx.append_change(&change, self.now).await?;
+        Ok(())
+    }
+
+    pub async fn log_comment(&mut self, comment_id: Id, page_id: Id) -> Result<()> {
+        let change = Change {
+            kind: "comment.created".to_string(),
+            object_kind: "comment".to_string(),
+            object_id: comment_id,
+            parent_id: Some(page_id),
+            actor_id: self.actor.author_id(),
+            fields: Vec::new(),
+        };
+        self.tx.append_change(&change, self.now).await?;
+        Ok(())
+    }
+}
+
+pub(crate) fn page_size(requested: Option<usize>) -> Result<i64> {
+    match requested {
+        None => Ok(document::limits::PAGE_SIZE_DEFAULT as i64),
+        Some(0) => Err(Error::validation(
+            "page_size",
+            "should be a number between 1 and 100, instead was 0",
+        )),
+        Some(size) if size > document::limits::PAGE_SIZE_MAX => Err(Error::validation(
+            "page_size",
+            format!("should be a number between 1 and 100, instead was {size}"),
+        )),
+        Some(size) => Ok(size as i64),
+    }
+}
+
+pub(crate) fn invalid_cursor() -> Error {
+    Error::validation("start_cursor", "is not a valid cursor for this list")
+}
