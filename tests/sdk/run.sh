@@ -52,7 +52,7 @@ PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); 
 export TRELLIS_URL="http://127.0.0.1:$PORT"
 
 echo "run.sh: starting $TRELLIS_BIN serve on $TRELLIS_URL (data $DATA_DIR)"
-"$TRELLIS_BIN" serve --addr "127.0.0.1:$PORT" --data-dir "$DATA_DIR" --demo "${DATABASE_URL_ARGS[@]}" >"$LOG" 2>&1 &
+"$TRELLIS_BIN" serve --addr "127.0.0.1:$PORT" --data-dir "$DATA_DIR" --demo --webhook-allow-private-networks "${DATABASE_URL_ARGS[@]}" >"$LOG" 2>&1 &
 SERVER_PID=$!
 
 ready=""

@@ -4,6 +4,7 @@
 
 mod error;
 pub mod notion;
+mod platform;
 mod routes;
 
 pub use error::ApiError;

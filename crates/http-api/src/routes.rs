@@ -42,8 +42,8 @@ impl Default for Config {
 pub const NOTION_VERSIONS: &[&str] = &["2025-09-03", "2022-06-28"];
 
 #[derive(Clone)]
-struct AppState {
-    workspace: Workspace,
+pub(crate) struct AppState {
+    pub(crate) workspace: Workspace,
     limiter: Arc<DefaultKeyedRateLimiter<String>>,
     base_url: Arc<str>,
 }
@@ -98,6 +98,7 @@ pub fn router(workspace: Workspace, config: Config) -> Router {
         .route("/v1/users/me", get(me))
         .route("/v1/users/{id}", get(retrieve_user))
         .route("/v1/comments", post(create_comment).get(list_comments))
+        .merge(crate::platform::routes())
         .fallback(|| async { ApiError::invalid_url("Invalid request URL.") })
         // The body limit is checked again in `body()` to answer in Notion's shape.
         .layer(DefaultBodyLimit::max(
@@ -110,7 +111,7 @@ pub fn router(workspace: Workspace, config: Config) -> Router {
 
 impl AppState {
     /// Authenticates the bearer token, checks the API version and the rate limit.
-    async fn actor(&self, headers: &HeaderMap) -> Result<Actor, ApiError> {
+    pub(crate) async fn actor(&self, headers: &HeaderMap) -> Result<Actor, ApiError> {
         let unauthorized = || {
             ApiError::new(
                 StatusCode::UNAUTHORIZED,
@@ -163,7 +164,7 @@ impl AppState {
 }
 
 /// Parses a JSON object body; an empty body is an empty object.
-fn body(bytes: &Bytes) -> Result<Value, ApiError> {
+pub(crate) fn body(bytes: &Bytes) -> Result<Value, ApiError> {
     if bytes.len() > document::limits::REQUEST_BODY_BYTES_MAX {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -196,7 +197,7 @@ fn api_version(headers: &HeaderMap) -> &str {
         .unwrap_or(NOTION_VERSIONS[0])
 }
 
-fn path_id(name: &str, value: &str) -> Result<Id, ApiError> {
+pub(crate) fn path_id(name: &str, value: &str) -> Result<Id, ApiError> {
     Id::parse(value).ok_or_else(|| ApiError::path_id(name, value))
 }
 

@@ -15,6 +15,7 @@ mod nodes;
 mod people;
 mod records;
 mod rows;
+mod webhooks;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -29,6 +30,7 @@ pub use people::{
     IntegrationRecord, TokenRecord, TokenSubject, UserKind, UserRecord, WorkspaceRecord,
 };
 pub use rows::RowQuery;
+pub use webhooks::{Delivery, DeliveryStatus, Subscription};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

@@ -132,13 +132,59 @@ CREATE TABLE audit_log (
 CREATE INDEX audit_log_integration ON audit_log (integration_id, id);
 "#;
 
+/// Webhook subscriptions and their deliveries. A delivery is unique per (subscription,
+/// event), so enqueueing an event twice is a no-op.
+const V2: &str = r#"
+CREATE TABLE webhook_subscriptions (
+    id TEXT PRIMARY KEY,
+    url TEXT NOT NULL,
+    verification_token TEXT NOT NULL,
+    event_types TEXT NOT NULL,
+    data_source_id TEXT,
+    owner_user_id TEXT,
+    owner_integration_id TEXT,
+    active BIGINT NOT NULL,
+    created_time BIGINT NOT NULL
+);
+CREATE TABLE webhook_deliveries (
+    id TEXT PRIMARY KEY,
+    subscription_id TEXT NOT NULL REFERENCES webhook_subscriptions(id),
+    event_seq BIGINT NOT NULL,
+    event_time BIGINT NOT NULL,
+    event_type TEXT NOT NULL,
+    entity_kind TEXT NOT NULL,
+    entity_id TEXT NOT NULL,
+    parent_id TEXT,
+    actor_id TEXT NOT NULL,
+    fields TEXT NOT NULL,
+    status TEXT NOT NULL,
+    attempts BIGINT NOT NULL,
+    next_attempt_time BIGINT NOT NULL,
+    last_status_code BIGINT,
+    last_error TEXT,
+    created_time BIGINT NOT NULL,
+    delivered_time BIGINT,
+    UNIQUE (subscription_id, event_seq)
+);
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries (status, next_attempt_time);
+CREATE INDEX webhook_deliveries_subscription ON webhook_deliveries (subscription_id, created_time)
+"#;
+
 pub fn all() -> Vec<Migration> {
-    vec![Migration {
-        version: 1,
-        name: "initial schema",
-        sqlite: V1,
-        postgres: V1,
-    }]
+    vec![
+        Migration {
+            version: 1,
+            name: "initial schema",
+            sqlite: V1,
+            postgres: V1,
+        },
+        Migration {
+            version: 2,
+            name: "webhooks",
+            sqlite: V2,
+            postgres: V2,
+        },
+    ]
 }
 
 pub fn render(migration: &Migration, dialect: Dialect) -> String {

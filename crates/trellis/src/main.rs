@@ -59,6 +59,10 @@ enum Command {
         /// Burst of API requests allowed per token above the sustained rate.
         #[arg(long, default_value_t = 200)]
         rate_limit_burst: u32,
+        /// Let webhooks reach loopback and private-network addresses (development, tests).
+        /// Off by default, so a subscription cannot aim the server at internal services.
+        #[arg(long)]
+        webhook_allow_private_networks: bool,
     },
     /// Manage API tokens.
     Token {
@@ -130,6 +134,7 @@ async fn main() -> Result<()> {
             demo,
             rate_limit_per_second,
             rate_limit_burst,
+            webhook_allow_private_networks,
         } => {
             let workspace = store.open().await?;
             if demo {
@@ -155,10 +160,21 @@ async fn main() -> Result<()> {
             let listener = tokio::net::TcpListener::bind(addr)
                 .await
                 .with_context(|| format!("binding {addr}"))?;
+            // Deliveries are leased, so stopping the worker mid-delivery only delays a retry.
+            let webhook_config = webhooks::Config {
+                allow_private_networks: webhook_allow_private_networks,
+                ..Default::default()
+            };
+            let worker = tokio::spawn(webhooks::run(
+                workspace.clone(),
+                webhook_config,
+                std::future::pending::<()>(),
+            ));
             println!("Trellis is listening on http://{addr} (health: http://{addr}/health)");
             axum::serve(listener, app)
                 .with_graceful_shutdown(shutdown_signal())
                 .await?;
+            worker.abort();
             workspace.store().close().await;
             Ok(())
         }

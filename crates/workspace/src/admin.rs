@@ -297,6 +297,17 @@ impl Workspace {
         r.finish(result).await
     }
 
+    /// A node's sharing: whether it inherits, and its own grants. Needs full access.
+    pub async fn sharing(&self, actor: &Actor, node_id: Id) -> Result<(bool, Vec<Grant>)> {
+        let mut r = self.begin(actor, false).await?;
+        let result = async {
+            let (node, _) = r.require(node_id, Operation::Share, "page").await?;
+            Ok((node.inherits, r.tx.grants(node_id).await?))
+        }
+        .await;
+        r.finish(result).await
+    }
+
     /// The audit log, newest first.
     pub async fn audit_log(
         &self,

@@ -14,6 +14,7 @@ mod pages;
 mod request;
 mod search;
 mod users;
+mod webhooks;
 
 pub mod demo;
 
@@ -33,7 +34,9 @@ pub use search::{SearchFilter, SearchRequest, SearchResult};
 pub use storage_sql::{
     AuditEntry, ChangeCursor, ChangeRecord, Comment, Store, TokenSubject, UserKind, UserRecord,
 };
+pub use storage_sql::{Delivery, DeliveryStatus, Subscription};
 pub use users::UserView;
+pub use webhooks::{AttemptOutcome, EVENT_TYPES, NewSubscription};
 
 /// The service over one workspace's store.
 #[derive(Clone)]

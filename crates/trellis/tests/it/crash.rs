@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::{Server, cli, temp_dir};
+use super::{Server, temp_dir};
 
 /// Blocks in each page created by the burst: a half-applied request would show fewer.
 const BLOCKS_PER_PAGE: usize = 25;
@@ -49,26 +49,7 @@ async fn kill_9_during_writes_loses_nothing_acknowledged_and_applies_nothing_by_
     let dir = temp_dir("crash");
     let data_dir = dir.to_str().unwrap().to_string();
     let mut server = Server::start(&dir, false).await;
-    cli(&[
-        "user",
-        "create",
-        "--email",
-        "owner@example.com",
-        "--name",
-        "Owner",
-        "--role",
-        "owner",
-        "--data-dir",
-        &data_dir,
-    ]);
-    let token = cli(&[
-        "token",
-        "create",
-        "--user",
-        "owner@example.com",
-        "--data-dir",
-        &data_dir,
-    ]);
+    let token = super::owner_token(&data_dir);
     let (status, root) = server
         .request("POST", "/v1/pages", Some(&token), Some(&json!({"parent": {"workspace": true}, "properties": {"title": {"title": [{"type": "text", "text": {"content": "Crash root"}}]}}})))
         .await

@@ -2,6 +2,7 @@
 
 mod cli;
 mod crash;
+mod webhooks;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -38,6 +39,10 @@ pub struct Server {
 
 impl Server {
     pub async fn start(data_dir: &Path, demo: bool) -> Server {
+        Server::start_with(data_dir, demo, &[]).await
+    }
+
+    pub async fn start_with(data_dir: &Path, demo: bool, extra: &[&str]) -> Server {
         let port = free_port();
         let mut command = Command::new(BIN);
         command
@@ -59,6 +64,7 @@ impl Server {
         if demo {
             command.arg("--demo");
         }
+        command.args(extra);
         let child = command.spawn().unwrap();
         let server = Server { child, port };
         let deadline = Instant::now() + Duration::from_secs(60);
@@ -139,4 +145,28 @@ pub fn cli(args: &[&str]) -> String {
         .last()
         .unwrap_or_default()
         .to_string()
+}
+
+/// Creates an owner in a fresh workspace and returns a personal token for them.
+pub fn owner_token(data_dir: &str) -> String {
+    cli(&[
+        "user",
+        "create",
+        "--email",
+        "owner@example.com",
+        "--name",
+        "Owner",
+        "--role",
+        "owner",
+        "--data-dir",
+        data_dir,
+    ]);
+    cli(&[
+        "token",
+        "create",
+        "--user",
+        "owner@example.com",
+        "--data-dir",
+        data_dir,
+    ])
 }

@@ -1,0 +1,296 @@
+//! Trellis's own endpoints, outside Notion's `/v1`: webhook subscriptions (Notion only
+//! offers a dashboard for them), signing in with a password, and sharing.
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{Value, json};
+use workspace::{Delivery, Grantee, Level, Subscription};
+
+use crate::error::ApiError;
+use crate::notion::parse;
+use crate::routes::{AppState, body, path_id};
+
+type ApiResult = Result<Response, ApiError>;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/platform/v1/login", post(login))
+        .route(
+            "/platform/v1/webhooks",
+            post(create_webhook).get(list_webhooks),
+        )
+        .route(
+            "/platform/v1/webhooks/{id}",
+            get(get_webhook).delete(delete_webhook),
+        )
+        .route(
+            "/platform/v1/webhooks/{id}/deliveries",
+            get(list_deliveries),
+        )
+        .route(
+            "/platform/v1/pages/{id}/sharing",
+            post(share).get(list_sharing),
+        )
+}
+
+fn subscription_json(subscription: &Subscription, with_token: bool) -> Value {
+    let mut value = json!({
+        "object": "webhook_subscription",
+        "id": subscription.id.to_string(),
+        "url": subscription.url,
+        "event_types": subscription.event_types,
+        "data_source_id": subscription.data_source_id.map(|id| id.to_string()),
+        "status": if subscription.active { "active" } else { "deleted" },
+        "created_time": document::time::format_ms(subscription.created_time),
+    });
+    // The verification token signs deliveries: it is shown once, when the subscription is made.
+    if with_token {
+        value["verification_token"] = json!(subscription.verification_token);
+    }
+    value
+}
+
+fn delivery_json(delivery: &Delivery) -> Value {
+    json!({
+        "object": "webhook_delivery",
+        "id": delivery.id.to_string(),
+        "event_type": delivery.event_type,
+        "entity": {"id": delivery.entity_id.to_string(), "type": delivery.entity_kind},
+        "status": delivery.status.name(),
+        "attempts": delivery.attempts,
+        "last_status_code": delivery.last_status_code,
+        "last_error": delivery.last_error,
+        "created_time": document::time::format_ms(delivery.created_time),
+        "next_attempt_time": document::time::format_ms(delivery.next_attempt_time),
+        "delivered_time": delivery.delivered_time.map(document::time::format_ms),
+    })
+}
+
+fn string_field<'a>(body: &'a Value, key: &str) -> Result<&'a str, ApiError> {
+    body.get(key)
+        .and_then(Value::as_str)
+        .ok_or_else(|| ApiError::validation(document::Error::new(key, "should be a string")))
+}
+
+/// Exchanges an email and password for a personal token.
+async fn login(State(state): State<AppState>, bytes: Bytes) -> ApiResult {
+    let body = body(&bytes)?;
+    let email = string_field(&body, "email")?;
+    let password = string_field(&body, "password")?;
+    let user = state.workspace.check_password(email, password).await?;
+    let token = state
+        .workspace
+        .create_token(workspace::TokenSubject::User(user.id), "login")
+        .await?;
+    Ok(
+        Json(json!({"object": "token", "token": token, "user_id": user.id.to_string()}))
+            .into_response(),
+    )
+}
+
+async fn create_webhook(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> ApiResult {
+    let actor = state.actor(&headers).await?;
+    let body = body(&bytes)?;
+    let event_types = match body.get("event_types") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| {
+                item.as_str().map(String::from).ok_or_else(|| {
+                    ApiError::validation(document::Error::new(
+                        format!("event_types[{i}]"),
+                        "should be a string",
+                    ))
+                })
+            })
+            .collect::<Result<_, _>>()?,
+        Some(_) => {
+            return Err(ApiError::validation(document::Error::new(
+                "event_types",
+                "should be an array of event type names",
+            )));
+        }
+    };
+    let data_source_id = match body.get("data_source_id") {
+        None | Some(Value::Null) => None,
+        Some(value) => Some(parse::id(value, "data_source_id")?),
+    };
+    let new = workspace::NewSubscription {
+        url: string_field(&body, "url")?.to_string(),
+        event_types,
+        data_source_id,
+    };
+    let subscription = state.workspace.create_subscription(&actor, new).await?;
+    Ok(Json(subscription_json(&subscription, true)).into_response())
+}
+
+async fn list_webhooks(State(state): State<AppState>, headers: HeaderMap) -> ApiResult {
+    let actor = state.actor(&headers).await?;
+    let subscriptions = state.workspace.list_subscriptions(&actor).await?;
+    let results: Vec<Value> = subscriptions
+        .iter()
+        .map(|s| subscription_json(s, false))
+        .collect();
+    Ok(Json(crate::notion::render::list(
+        results,
+        None,
+        "webhook_subscription",
+    ))
+    .into_response())
+}
+
+async fn get_webhook(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult {
+    let actor = state.actor(&headers).await?;
+    let id = path_id("webhook_id", &id)?;
+    Ok(Json(subscription_json(
+        &state.workspace.get_subscription(&actor, id).await?,
+        false,
+    ))
+    .into_response())
+}
+
+async fn delete_webhook(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult {
+    let actor = state.actor(&headers).await?;
+    let id = path_id("webhook_id", &id)?;
+    Ok(Json(subscription_json(
+        &state.workspace.delete_subscription(&actor, id).await?,
+        false,
+    ))
+    .into_response())
+}
+
+#[derive(serde::Deserialize)]
+struct LimitQuery {
+    page_size: Option<i64>,
+}
+
+async fn list_deliveries(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(query): Query<LimitQuery>,
+) -> ApiResult {
+    let actor = state.actor(&headers).await?;
+    let id = path_id("webhook_id", &id)?;
+    let deliveries = state
+        .workspace
+        .subscription_deliveries(&actor, id, query.page_size.unwrap_or(100))
+        .await?;
+    let results: Vec<Value> = deliveries.iter().map(delivery_json).collect();
+    Ok(Json(crate::notion::render::list(
+        results,
+        None,
+        "webhook_delivery",
+    ))
+    .into_response())
+}
+
+/// `{"user_id" | "integration_id" | "workspace": true, "level": "can_view" | ... | null}`;
+/// a null level removes the grant. `{"inherit": false}` stops inheriting from the parent.
+async fn share(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> ApiResult {
+    let actor = state.actor(&headers).await?;
+    let id = path_id("page_id", &id)?;
+    let body = body(&bytes)?;
+    if let Some(inherit) = body.get("inherit") {
+        let inherit = inherit.as_bool().ok_or_else(|| {
+            ApiError::validation(document::Error::new("inherit", "should be a boolean"))
+        })?;
+        state.workspace.set_inherits(&actor, id, inherit).await?;
+        return list_sharing_for(&state, &actor, id).await;
+    }
+    let grantee = if let Some(user) = body.get("user_id") {
+        Grantee::User(parse::id(user, "user_id")?)
+    } else if let Some(integration) = body.get("integration_id") {
+        Grantee::Integration(parse::id(integration, "integration_id")?)
+    } else if body.get("workspace").and_then(Value::as_bool) == Some(true) {
+        Grantee::WorkspaceMembers
+    } else {
+        return Err(ApiError::validation(document::Error::new(
+            "user_id",
+            "one of user_id, integration_id or workspace: true should be defined",
+        )));
+    };
+    let level = match body.get("level") {
+        None => {
+            return Err(ApiError::validation(document::Error::new(
+                "level",
+                "should be defined (null removes the grant)",
+            )));
+        }
+        Some(Value::Null) => None,
+        Some(Value::String(name)) => Some(
+            Level::from_name(name)
+                .filter(|l| *l != Level::None)
+                .ok_or_else(|| {
+                    ApiError::validation(document::Error::new(
+                        "level",
+                        "should be one of full_access, can_edit, can_comment, can_view",
+                    ))
+                })?,
+        ),
+        Some(_) => {
+            return Err(ApiError::validation(document::Error::new(
+                "level",
+                "should be a string or null",
+            )));
+        }
+    };
+    state.workspace.share(&actor, id, grantee, level).await?;
+    list_sharing_for(&state, &actor, id).await
+}
+
+async fn list_sharing(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult {
+    let actor = state.actor(&headers).await?;
+    let id = path_id("page_id", &id)?;
+    list_sharing_for(&state, &actor, id).await
+}
+
+async fn list_sharing_for(
+    state: &AppState,
+    actor: &workspace::Actor,
+    id: document::Id,
+) -> ApiResult {
+    let (inherits, grants) = state.workspace.sharing(actor, id).await?;
+    let grants: Vec<Value> = grants
+        .iter()
+        .map(|grant| {
+            let mut value = match grant.grantee {
+                Grantee::User(id) => json!({"type": "user", "user_id": id.to_string()}),
+                Grantee::Group(id) => json!({"type": "group", "group_id": id.to_string()}),
+                Grantee::Integration(id) => {
+                    json!({"type": "integration", "integration_id": id.to_string()})
+                }
+                Grantee::WorkspaceMembers => json!({"type": "workspace"}),
+            };
+            value["level"] = json!(grant.level.name());
+            value
+        })
+        .collect();
+    Ok((StatusCode::OK, Json(json!({"object": "sharing", "id": id.to_string(), "inherit": inherits, "grants": grants}))).into_response())
+}
