@@ -45,10 +45,10 @@ run_backend() {
   local ds page; ds="$(echo "$seed" | python3 -c 'import json,sys; print(json.load(sys.stdin)["data_source_id"])')"
   page="$(echo "$seed" | python3 -c 'import json,sys; print(json.load(sys.stdin)["page_id"])')"
   R[$name.seed_rows_per_second]="$(echo "$seed" | python3 -c 'import json,sys; print(json.load(sys.stdin)["rows_per_second"])')"
-  bench() { # label method path body
+  bench() { # label method path body [connections]
     local out
     out="$(BENCH_TOKEN="$token" BENCH_METHOD="$2" BENCH_PATH="$3" BENCH_BODY="$4" \
-      wrk -t1 -c"$CONNECTIONS" -d"${SECONDS_PER_RUN}s" -s bench/workspace/request.lua "http://127.0.0.1:$port" | grep '^BENCH')"
+      wrk -t1 -c"${5:-$CONNECTIONS}" -d"${SECONDS_PER_RUN}s" --timeout 10s -s bench/workspace/request.lua "http://127.0.0.1:$port" | grep '^BENCH')"
     local p50 p99 requests seconds non200 errors
     p50="$(echo "$out" | sed -E 's/.*p50_us=([0-9]+).*/\1/')"; p99="$(echo "$out" | sed -E 's/.*p99_us=([0-9]+).*/\1/')"
     requests="$(echo "$out" | sed -E 's/.*requests=([0-9]+).*/\1/')"; seconds="$(echo "$out" | sed -E 's/.*seconds=([0-9.]+).*/\1/')"
@@ -59,7 +59,10 @@ run_backend() {
     R[$name.$1.failed]="$((non200 + errors))"
   }
   bench retrieve GET "/v1/pages/$page" ""
-  bench query POST "/v1/data_sources/$ds/query" '{"filter":{"property":"Stage","select":{"equals":"Review"}},"sorts":[{"property":"Score","direction":"descending"}],"page_size":100}'
+  local query='{"filter":{"property":"Stage","select":{"equals":"Review"}},"sorts":[{"property":"Score","direction":"descending"}],"page_size":100}'
+  # Latency with one request per core, then throughput at full concurrency.
+  bench query POST "/v1/data_sources/$ds/query" "$query" "$(nproc)"
+  bench query_loaded POST "/v1/data_sources/$ds/query" "$query"
   bench append PATCH "/v1/blocks/$page/children" '{"children":[{"type":"paragraph","paragraph":{"rich_text":[{"type":"text","text":{"content":"benchmark line"}}]}}]}'
   kill "$SERVER"; wait "$SERVER" 2>/dev/null || true; SERVER=""
 }
@@ -74,13 +77,18 @@ fi
 
 echo
 echo "Workspace API on loopback, wrk -t1 -c$CONNECTIONS -d${SECONDS_PER_RUN}s, $ROWS-row data source, $(nproc) cores"
-printf "%-9s %-36s %10s %9s %9s %7s\n" store operation "req/s" "p50 ms" "p99 ms" failed
+printf "%-9s %-38s %10s %9s %9s %7s\n" store operation "req/s" "p50 ms" "p99 ms" failed
 result="RESULT rows=$ROWS"
 for b in "${BACKENDS[@]}"; do
-  printf "%-9s %-36s %10s %9s %9s %7s\n" "$b" "seed rows (POST /v1/pages, 8 threads)" "${R[$b.seed_rows_per_second]}" - - -
-  for op in retrieve query append; do
-    case $op in retrieve) label="page retrieve";; query) label="query: 1 filter + 1 sort, first 100";; append) label="append children (1 block)";; esac
-    printf "%-9s %-36s %10s %9s %9s %7s\n" "$b" "$label" "${R[$b.$op.rps]}" "${R[$b.$op.p50_ms]}" "${R[$b.$op.p99_ms]}" "${R[$b.$op.failed]}"
+  printf "%-9s %-38s %10s %9s %9s %7s\n" "$b" "seed rows (POST /v1/pages, 8 threads)" "${R[$b.seed_rows_per_second]}" - - -
+  for op in retrieve query query_loaded append; do
+    case $op in
+      retrieve) label="page retrieve (c=$CONNECTIONS)";;
+      query) label="query 1 filter+1 sort, 100 (c=$(nproc))";;
+      query_loaded) label="same query (c=$CONNECTIONS)";;
+      append) label="append 1 block (c=$CONNECTIONS)";;
+    esac
+    printf "%-9s %-38s %10s %9s %9s %7s\n" "$b" "$label" "${R[$b.$op.rps]}" "${R[$b.$op.p50_ms]}" "${R[$b.$op.p99_ms]}" "${R[$b.$op.failed]}"
     result+=" ${b}_${op}_rps=${R[$b.$op.rps]} ${b}_${op}_p50_ms=${R[$b.$op.p50_ms]} ${b}_${op}_p99_ms=${R[$b.$op.p99_ms]}"
   done
 done

@@ -93,6 +93,7 @@ pub fn router(workspace: Workspace, config: Config) -> Router {
             get(retrieve_data_source).patch(update_data_source),
         )
         .route("/v1/data_sources/{id}/query", post(query_data_source))
+        .route("/v1/databases/{id}/query", post(query_database))
         .route("/v1/search", post(search))
         .route("/v1/users", get(list_users))
         .route("/v1/users/me", get(me))
@@ -905,7 +906,30 @@ async fn query_data_source(
 ) -> ApiResult {
     let actor = state.actor(&headers).await?;
     let id = path_id("data_source_id", &id)?;
-    let body = body(&bytes)?;
+    run_query(&state, &actor, id, &bytes).await
+}
+
+/// The 2022-06-28 endpoint: a database's query runs on its first data source.
+async fn query_database(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> ApiResult {
+    let actor = state.actor(&headers).await?;
+    let id = path_id("database_id", &id)?;
+    let database = state.workspace.retrieve_database(&actor, id).await?;
+    let Some((data_source_id, _)) = database.data_sources.first() else {
+        return Err(ApiError::validation(document::Error::new(
+            "database_id",
+            "the database has no data source",
+        )));
+    };
+    run_query(&state, &actor, *data_source_id, &bytes).await
+}
+
+async fn run_query(state: &AppState, actor: &Actor, id: Id, bytes: &Bytes) -> ApiResult {
+    let body = body(bytes)?;
     let query = workspace::QueryRequest {
         filter: match body.get("filter") {
             None | Some(Value::Null) => None,
@@ -922,11 +946,11 @@ async fn query_data_source(
         start_cursor: cursor(body.get("start_cursor"), "start_cursor")?,
         page_size: page_size(body.get("page_size"), "page_size")?,
     };
-    let page = state.workspace.query_data_source(&actor, id, query).await?;
+    let page = state.workspace.query_data_source(actor, id, query).await?;
     list(
         page.results
             .iter()
-            .map(|view| page_json(&state, view))
+            .map(|view| page_json(state, view))
             .collect(),
         page.next_cursor,
         "page_or_data_source",

@@ -28,8 +28,9 @@ pub use log::{AuditEntry, Change, ChangeCursor, ChangeRecord};
 pub use nodes::{Chain, Comment, Node, NodeKind, Position, StoredNode};
 pub use people::{
     IntegrationRecord, TokenRecord, TokenSubject, UserKind, UserRecord, WorkspaceRecord,
+    decode_capabilities, encode_capabilities,
 };
-pub use rows::RowQuery;
+pub use rows::{RowCursor, RowPage, RowPlan, RowQuery, SET_DRIVEN_ROWS_MAX};
 pub use webhooks::{Delivery, DeliveryStatus, Subscription};
 
 #[derive(Debug, thiserror::Error)]
@@ -69,6 +70,8 @@ pub const SQLITE_READERS_MAX: u32 = 8;
 pub const POSTGRES_CONNECTIONS_MAX: u32 = 16;
 pub const CONNECT_TIMEOUT_MS: u64 = 10_000;
 pub const SQLITE_BUSY_TIMEOUT_MS: u64 = 10_000;
+/// Page cache per SQLite connection.
+pub const SQLITE_CACHE_KIB: u64 = 32 * 1024;
 
 #[derive(Clone)]
 pub struct Store {
@@ -106,7 +109,8 @@ impl Store {
                 AnyConnectOptions::from_str(url).map_err(|e| Error::InvalidUrl(e.to_string()))?;
             let options = options.disable_statement_logging();
             let pragmas = format!(
-                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS};"
+                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
+                 PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; PRAGMA cache_size = -{SQLITE_CACHE_KIB}; PRAGMA temp_store = MEMORY;"
             );
             let pool = |max: u32| {
                 let pragmas = pragmas.clone();

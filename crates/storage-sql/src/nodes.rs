@@ -163,7 +163,17 @@ pub struct StoredNode {
     pub node: Node,
     pub inherits: bool,
     pub position: i64,
-    pub has_children: bool,
+    /// Whether the node has content blocks (visible to whoever sees the node).
+    pub has_block_children: bool,
+    /// Whether the node has sub-pages or databases (each with its own access).
+    pub has_page_children: bool,
+}
+
+impl StoredNode {
+    /// Whether the node has children of any kind, before access is considered.
+    pub fn has_any_children(&self) -> bool {
+        self.has_block_children || self.has_page_children
+    }
 }
 
 /// A node's ancestry for access decisions: node first.
@@ -207,8 +217,10 @@ pub struct Comment {
 
 const NODE_COLUMNS: &str = "n.id, n.kind, n.parent_kind, n.parent_id, n.position, n.inherits, n.in_trash, n.data, \
      n.created_time, n.created_by, n.last_edited_time, n.last_edited_by, \
-     CAST(CASE WHEN EXISTS (SELECT 1 FROM nodes c WHERE c.parent_id = n.id AND c.kind IN ('block', 'page', 'database') AND c.in_trash = 0) \
-     THEN 1 ELSE 0 END AS BIGINT) AS has_children";
+     CAST(CASE WHEN EXISTS (SELECT 1 FROM nodes c WHERE c.parent_id = n.id AND c.kind = 'block' AND c.in_trash = 0) \
+     THEN 1 ELSE 0 END AS BIGINT) AS has_block_children, \
+     CAST(CASE WHEN EXISTS (SELECT 1 FROM nodes c WHERE c.parent_id = n.id AND c.kind IN ('page', 'database') AND c.in_trash = 0) \
+     THEN 1 ELSE 0 END AS BIGINT) AS has_page_children";
 
 /// Kinds listed as a block's children: blocks, sub-pages and inline databases.
 const CHILD_KINDS: &str = "('block', 'page', 'database')";
@@ -341,7 +353,9 @@ fn decode_node(row: &AnyRow) -> Result<StoredNode> {
         }
     };
     // EXISTS stops at the first child: a data source with 100,000 rows costs one probe.
-    let has_children = row.try_get::<i64, _>("has_children")? != 0;
+    let has_block_children = row.try_get::<i64, _>("has_block_children")? != 0;
+    let has_page_children = row.try_get::<i64, _>("has_page_children")? != 0;
+    let has_children = has_block_children || has_page_children;
     let node = match node {
         Node::Block(mut block) => {
             block.has_children = has_children;
@@ -353,7 +367,8 @@ fn decode_node(row: &AnyRow) -> Result<StoredNode> {
         node,
         inherits: row.try_get::<i64, _>("inherits")? != 0,
         position: row.try_get("position")?,
-        has_children,
+        has_block_children,
+        has_page_children,
     })
 }
 

@@ -196,6 +196,36 @@ impl Tx {
         Ok(())
     }
 
+    pub async fn set_members_level(&mut self, level: Level) -> Result<()> {
+        sqlx::query("UPDATE workspace SET members_level = $1")
+            .bind(level.name())
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn find_group(&mut self, name: &str) -> Result<Option<Id>> {
+        let row = sqlx::query("SELECT id FROM user_groups WHERE name = $1")
+            .bind(name.to_string())
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        row.map(|row| parse_id(&row.try_get::<String, _>(0)?))
+            .transpose()
+    }
+
+    pub async fn set_integration_capabilities(
+        &mut self,
+        id: Id,
+        capabilities: &Capabilities,
+    ) -> Result<()> {
+        sqlx::query("UPDATE integrations SET capabilities = $1 WHERE id = $2")
+            .bind(encode_capabilities(capabilities))
+            .bind(id.to_string())
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
     pub async fn insert_user(&mut self, user: &UserRecord) -> Result<()> {
         let result = sqlx::query(&format!(
             "INSERT INTO users ({USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
@@ -274,6 +304,11 @@ impl Tx {
     }
 
     pub async fn add_group_member(&mut self, group_id: Id, user_id: Id) -> Result<()> {
+        sqlx::query("DELETE FROM group_members WHERE group_id = $1 AND user_id = $2")
+            .bind(group_id.to_string())
+            .bind(user_id.to_string())
+            .execute(&mut *self.tx)
+            .await?;
         sqlx::query("INSERT INTO group_members (group_id, user_id) VALUES ($1, $2)")
             .bind(group_id.to_string())
             .bind(user_id.to_string())

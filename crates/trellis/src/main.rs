@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
-use workspace::{Capabilities, Role, Store, TokenSubject, Workspace};
+use workspace::{Capabilities, Level, Role, Store, TokenSubject, Workspace};
 
 #[derive(Parser)]
 #[command(name = "trellis", version, about = "Trellis: a self-hostable workspace with a Notion-compatible API.", long_about = None)]
@@ -74,6 +74,43 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Manage groups (grants to a group reach all its members).
+    Group {
+        #[command(subcommand)]
+        command: GroupCommand,
+    },
+    /// Workspace settings.
+    Workspace {
+        #[command(subcommand)]
+        command: WorkspaceCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum GroupCommand {
+    /// Create a group (or find it by name) and add members to it. Prints the group id.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// A member's email; repeat for several.
+        #[arg(long = "member")]
+        members: Vec<String>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum WorkspaceCommand {
+    /// Change workspace settings.
+    Set {
+        /// What members (not guests) get on top-level pages unless a page restricts it:
+        /// none, can_view, can_comment, can_edit or full_access.
+        #[arg(long)]
+        members_access: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
 }
 
 #[derive(Subcommand)]
@@ -90,6 +127,11 @@ enum TokenCommand {
         /// Create an internal integration token for this integration (created if missing).
         #[arg(long)]
         integration: Option<String>,
+        /// The integration's capabilities, comma-separated: read_content, update_content,
+        /// insert_content, read_comments, insert_comments, user_information:none|without_email|with_email.
+        /// Defaults to all of them for a new integration; given for an existing one, replaces its set.
+        #[arg(long, requires = "integration")]
+        capabilities: Option<String>,
         /// A name to remember the token by.
         #[arg(long, default_value = "cli")]
         name: String,
@@ -150,6 +192,10 @@ async fn main() -> Result<()> {
                     "Get an API token:  trellis token create --user ada@example.com --data-dir {}",
                     store.data_dir.display()
                 );
+                println!(
+                    "or sign in:        curl -s http://{addr}/platform/v1/login -d '{{\"email\": \"ada@example.com\", \"password\": \"{}\"}}'",
+                    workspace::demo::PASSWORD
+                );
             }
             let config = http_api::Config {
                 rate_limit_per_second,
@@ -183,6 +229,7 @@ async fn main() -> Result<()> {
                 TokenCommand::Create {
                     user,
                     integration,
+                    capabilities,
                     name,
                     store,
                 },
@@ -197,15 +244,59 @@ async fn main() -> Result<()> {
                     TokenSubject::User(user.id)
                 }
                 (None, Some(integration)) => {
+                    let chosen = capabilities
+                        .as_deref()
+                        .map(|text| {
+                            workspace::decode_capabilities(text)
+                                .map_err(|_| anyhow::anyhow!("--capabilities: `{text}` is not a list of read_content, update_content, insert_content, read_comments, insert_comments, user_information:none|without_email|with_email"))
+                        })
+                        .transpose()?;
                     let record = workspace
-                        .ensure_integration(&integration, Capabilities::ALL, None)
+                        .ensure_integration(&integration, chosen.unwrap_or(Capabilities::ALL), None)
                         .await?;
+                    if let Some(chosen) = chosen
+                        && chosen != record.capabilities
+                    {
+                        workspace
+                            .set_integration_capabilities(record.id, chosen)
+                            .await?;
+                    }
                     TokenSubject::Integration(record.id)
                 }
                 (None, None) => bail!("give --user EMAIL or --integration NAME"),
             };
             let token = workspace.create_token(subject, &name).await?;
             println!("{token}");
+            Ok(())
+        }
+        Command::Group {
+            command:
+                GroupCommand::Create {
+                    name,
+                    members,
+                    store,
+                },
+        } => {
+            let workspace = store.open().await?;
+            println!("{}", workspace.ensure_group(&name, &members).await?);
+            Ok(())
+        }
+        Command::Workspace {
+            command:
+                WorkspaceCommand::Set {
+                    members_access,
+                    store,
+                },
+        } => {
+            let level = match members_access.as_str() {
+                "none" => Level::None,
+                other => Level::from_name(other).with_context(|| {
+                    format!("--members-access should be none, can_view, can_comment, can_edit or full_access, not `{other}`")
+                })?,
+            };
+            let workspace = store.open().await?;
+            workspace.set_members_level(level).await?;
+            println!("members get {} on top-level pages", members_access);
             Ok(())
         }
         Command::User {

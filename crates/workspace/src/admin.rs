@@ -173,6 +173,55 @@ impl Workspace {
         Ok(integration)
     }
 
+    /// Sets the integration's capabilities (an admin's choice at install time).
+    pub async fn set_integration_capabilities(
+        &self,
+        integration_id: Id,
+        capabilities: Capabilities,
+    ) -> Result<()> {
+        let mut tx = self.store.write().await?;
+        tx.set_integration_capabilities(integration_id, &capabilities)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Creates a group (or finds it by name) and adds members to it.
+    pub async fn ensure_group(&self, name: &str, member_emails: &[String]) -> Result<Id> {
+        let name = name.trim();
+        if name.is_empty() || name.len() > 100 {
+            return Err(Error::validation("name", "should be 1 to 100 characters"));
+        }
+        let mut tx = self.store.write().await?;
+        let id = match tx.find_group(name).await? {
+            Some(id) => id,
+            None => {
+                let id = Id::new();
+                tx.insert_group(id, name).await?;
+                id
+            }
+        };
+        for email in member_emails {
+            let user = tx
+                .find_user_by_email(&email.trim().to_lowercase())
+                .await?
+                .ok_or_else(|| {
+                    Error::validation("member", format!("no user with email {email}"))
+                })?;
+            tx.add_group_member(id, user.id).await?;
+        }
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// What members (not guests) get on top-level pages unless a page restricts it.
+    pub async fn set_members_level(&self, level: Level) -> Result<()> {
+        let mut tx = self.store.write().await?;
+        tx.set_members_level(level).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Issues a token and returns it; only its hash is stored.
     pub async fn create_token(&self, subject: TokenSubject, name: &str) -> Result<String> {
         let token = new_token();

@@ -238,8 +238,44 @@ impl Workspace {
 }
 
 impl Request<'_> {
+    /// Whether a node has children the caller can see: content blocks always count, sub-pages
+    /// and databases only when readable, so `has_children` never reveals a hidden page.
+    pub async fn has_visible_children(&mut self, node: &StoredNode) -> Result<bool> {
+        if node.has_block_children {
+            return Ok(true);
+        }
+        if !node.has_page_children {
+            return Ok(false);
+        }
+        let parent = node.node.id();
+        let mut position = None;
+        loop {
+            let batch = self.tx.children(parent, position, 100).await?;
+            if batch.is_empty() {
+                return Ok(false);
+            }
+            for child in batch {
+                position = Some(child.position);
+                if self.can_read(child.node.id()).await? {
+                    return Ok(true);
+                }
+            }
+        }
+    }
+
+    /// Hides the parent of an object whose parent the caller can't read: it is shown as a
+    /// top-level object, so the parent's id never appears.
+    pub async fn trim_parent(&mut self, parent: &mut Parent) -> Result<()> {
+        if let Some(parent_id) = parent.node_id()
+            && !self.can_read(parent_id).await?
+        {
+            *parent = Parent::Workspace;
+        }
+        Ok(())
+    }
+
     pub async fn block_view(&mut self, node: StoredNode) -> Result<BlockView> {
-        let has_children = node.has_children;
+        let has_children = self.has_visible_children(&node).await?;
         let mut view = match node.node {
             Node::Block(block) => BlockView {
                 block,
@@ -278,6 +314,13 @@ impl Request<'_> {
             },
             Node::DataSource(data_source) => return Err(Error::not_found("block", data_source.id)),
         };
+        view.block.has_children = has_children;
+        if matches!(
+            view.block.kind,
+            BlockKind::ChildPage | BlockKind::ChildDatabase
+        ) {
+            self.trim_parent(&mut view.block.parent).await?;
+        }
         for runs in view.block.kind.rich_texts_mut() {
             self.trim_rich_text(runs).await?;
         }
@@ -394,9 +437,10 @@ impl Request<'_> {
                 }
                 *budget -= 1;
                 let child_id = child.node.id();
+                // Unreadable sub-pages below are rendered as nothing, so any child counts here.
+                let has_children = child.has_any_children();
                 match child.node {
                     Node::Block(block) => {
-                        let has_children = child.has_children;
                         let mut kind = block.kind;
                         for runs in kind.rich_texts_mut() {
                             self.trim_rich_text(runs).await?;

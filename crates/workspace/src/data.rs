@@ -5,7 +5,7 @@ use document::data_source::{PropertySchema, convert_value, new_short_id};
 use document::filter::{Filter, Sort};
 use document::page::TITLE_PROPERTY_ID;
 use document::{DataSource, Database, Icon, Id, Page, Parent, PropertyConfig, RichText};
-use storage_sql::{Node, NodeKind, Position, RowQuery};
+use storage_sql::{Node, NodeKind, Position, RowCursor, RowQuery};
 
 use crate::pages::{PageView, ParentInput};
 use crate::request::{Page as ListPage, Request, invalid_cursor, page_size};
@@ -224,47 +224,34 @@ impl Workspace {
                 .collect::<std::result::Result<Vec<_>, _>>()?;
             // Rows inherit access from their data source, so every row of a readable data
             // source is readable and an offset cursor reveals nothing hidden.
-            let offset = match &query.start_cursor {
-                None => 0,
-                Some(cursor) => decode_offset_cursor(cursor).ok_or_else(invalid_cursor)?,
+            let start = match &query.start_cursor {
+                None => None,
+                Some(cursor) => Some(RowCursor::decode(cursor).ok_or_else(invalid_cursor)?),
             };
-            let ids =
+            let page =
                 r.tx.query_rows(&RowQuery {
                     data_source_id: id,
                     predicate,
                     sorts,
-                    offset,
+                    start,
                     limit,
+                    plan: None,
                 })
                 .await?;
-            let has_more = ids.len() as i64 > limit;
-            let mut results = Vec::with_capacity(ids.len());
-            for row_id in ids.into_iter().take(limit as usize) {
+            let mut results = Vec::with_capacity(page.ids.len());
+            for row_id in page.ids {
                 if let Some(Node::Page(page)) = r.tx.get_node(row_id).await?.map(|n| n.node) {
                     results.push(r.view_row(page, &data_source).await?);
                 }
             }
-            let next_cursor = has_more.then(|| encode_offset_cursor(offset + limit));
             Ok(ListPage {
                 results,
-                next_cursor,
+                next_cursor: page.next.map(|cursor| cursor.encode()),
             })
         }
         .await;
         r.finish(result).await
     }
-}
-
-fn encode_offset_cursor(offset: i64) -> String {
-    format!("q{offset:010}")
-}
-
-fn decode_offset_cursor(cursor: &str) -> Option<i64> {
-    cursor
-        .strip_prefix('q')?
-        .parse()
-        .ok()
-        .filter(|offset: &i64| *offset >= 0)
 }
 
 impl Request<'_> {
@@ -287,12 +274,11 @@ impl Request<'_> {
     }
 
     async fn view_row(&mut self, page: Page, data_source: &DataSource) -> Result<PageView> {
-        let mut view = self.view_page(page).await?;
-        view.data_source = Some(data_source.clone());
-        Ok(view)
+        self.view_page_in(page, Some(data_source.clone())).await
     }
 
-    pub async fn database_view(&mut self, database: Database) -> Result<DatabaseView> {
+    pub async fn database_view(&mut self, mut database: Database) -> Result<DatabaseView> {
+        self.trim_parent(&mut database.parent).await?;
         let mut data_sources = Vec::new();
         for data_source in self.tx.data_sources_of(database.id).await? {
             if !data_source.in_trash {
@@ -315,10 +301,14 @@ impl Request<'_> {
             .await?
             .map(|n| n.node)
         {
-            Some(Node::Database(database)) => Ok(DataSourceView {
-                data_source,
-                database,
-            }),
+            Some(Node::Database(mut database)) => {
+                // The database's parent shows as the data source's `database_parent`.
+                self.trim_parent(&mut database.parent).await?;
+                Ok(DataSourceView {
+                    data_source,
+                    database,
+                })
+            }
             _ => Err(Error::Internal(format!(
                 "data source {} has no database",
                 data_source.id

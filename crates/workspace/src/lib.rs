@@ -34,7 +34,9 @@ pub use search::{SearchFilter, SearchRequest, SearchResult};
 pub use storage_sql::{
     AuditEntry, ChangeCursor, ChangeRecord, Comment, Store, TokenSubject, UserKind, UserRecord,
 };
-pub use storage_sql::{Delivery, DeliveryStatus, Subscription};
+pub use storage_sql::{
+    Delivery, DeliveryStatus, Subscription, decode_capabilities, encode_capabilities,
+};
 pub use users::UserView;
 pub use webhooks::{AttemptOutcome, EVENT_TYPES, NewSubscription};
 

@@ -204,8 +204,18 @@ impl Request<'_> {
 
     /// Removes what the caller may not see from a page: relation targets and page
     /// mentions it can't read. Fills mention display text.
-    pub async fn view_page(&mut self, mut page: Page) -> Result<PageView> {
+    pub async fn view_page(&mut self, page: Page) -> Result<PageView> {
         let data_source = self.data_source_of(&page).await?;
+        self.view_page_in(page, data_source).await
+    }
+
+    /// [`Request::view_page`] when the row's data source is already loaded.
+    pub async fn view_page_in(
+        &mut self,
+        mut page: Page,
+        data_source: Option<DataSource>,
+    ) -> Result<PageView> {
+        self.trim_parent(&mut page.parent).await?;
         for value in page.properties.values_mut() {
             match value {
                 PropertyValue::Relation(ids) => {

@@ -146,3 +146,42 @@ async fn concurrent_writers_never_make_a_reader_skip_an_event() {
     assert_eq!(count as u128, writers * per_writer, "an event was skipped");
     store.close().await;
 }
+
+mod across_restarts {
+    use proptest::prelude::*;
+    use storage_sql::Store;
+
+    use super::{append, drain};
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
+
+        /// Random bursts of appends, with a consumer that reads some of the way and a store
+        /// that is closed and reopened between bursts: the consumer sees every event exactly
+        /// once, in order.
+        #[test]
+        fn no_gaps_or_duplicates_across_restarts(bursts in prop::collection::vec((1u128..15, any::<bool>()), 1..6)) {
+            let runtime = crate::runtime();
+            runtime.block_on(async {
+                let dir = std::env::temp_dir().join(format!("trellis-log-prop-{}", uuid::Uuid::new_v4()));
+                let mut store = Store::open_data_dir(&dir).await.unwrap();
+                let mut next = 0u128;
+                let mut seen = Vec::new();
+                for (count, restart) in bursts {
+                    append(&store, next, count).await;
+                    next += count;
+                    seen.extend(drain(&store, "prop").await);
+                    if restart {
+                        store.close().await;
+                        store = Store::open_data_dir(&dir).await.unwrap();
+                    }
+                }
+                seen.extend(drain(&store, "prop").await);
+                store.close().await;
+                std::fs::remove_dir_all(&dir).ok();
+                prop_assert_eq!(seen, (0..next).collect::<Vec<_>>());
+                Ok(())
+            })?;
+        }
+    }
+}

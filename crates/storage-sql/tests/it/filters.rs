@@ -11,7 +11,7 @@ use document::filter::{
 use document::property::DateValue;
 use document::{Color, DataSource, Id, Page, Parent, PropertyConfig, PropertyValue, RichText};
 use proptest::prelude::*;
-use storage_sql::{Node, Position, RowQuery, Store};
+use storage_sql::{Node, Position, RowPlan, RowQuery, Store};
 
 const NOW: i64 = 1_780_000_000_000;
 const DAY: i64 = 86_400_000;
@@ -382,13 +382,14 @@ fn expected(
     matching.into_iter().map(|(row, _)| row.id).collect()
 }
 
+/// All matching ids through one plan, page by page (`page_size` rows at a time).
 async fn actual(
     store: &Store,
     data_source: &DataSource,
     filter: &Option<Filter>,
     sorts: &[Sort],
-    offset: i64,
-    limit: i64,
+    plan: Option<RowPlan>,
+    page_size: i64,
 ) -> Vec<Id> {
     let predicate = filter
         .as_ref()
@@ -397,19 +398,29 @@ async fn actual(
         .iter()
         .map(|s| s.resolve(data_source, "sorts").unwrap())
         .collect();
-    let mut tx = store.read().await.unwrap();
-    let ids = tx
-        .query_rows(&RowQuery {
-            data_source_id: data_source.id,
-            predicate,
-            sorts: resolved,
-            offset,
-            limit,
-        })
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
-    ids
+    let mut ids = Vec::new();
+    let mut start = None;
+    loop {
+        let mut tx = store.read().await.unwrap();
+        let page = tx
+            .query_rows(&RowQuery {
+                data_source_id: data_source.id,
+                predicate: predicate.clone(),
+                sorts: resolved.clone(),
+                start,
+                limit: page_size,
+                plan,
+            })
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        assert!(page.ids.len() as i64 <= page_size);
+        ids.extend(page.ids);
+        match page.next {
+            Some(next) => start = Some(next),
+            None => return ids,
+        }
+    }
 }
 
 proptest! {
@@ -430,20 +441,12 @@ proptest! {
                 for filter in &filters {
                     for sorts in &sort_sets {
                         let want = expected(&rows, &data_source, filter, sorts);
-                        let got = actual(&store, &data_source, filter, sorts, 0, 1_000).await;
-                        prop_assert_eq!(&got, &want, "{}: filter {:?} sorts {:?}", dialect, filter, sorts);
-                        // Paging through with offsets yields the same sequence.
-                        let mut paged = Vec::new();
-                        let mut offset = 0;
-                        loop {
-                            let mut page = actual(&store, &data_source, filter, sorts, offset, 4).await;
-                            let more = page.len() > 4;
-                            page.truncate(4);
-                            paged.extend(page);
-                            offset += 4;
-                            if !more { break; }
+                        for plan in [None, Some(RowPlan::SetDriven), Some(RowPlan::OrderDriven)] {
+                            for page_size in [1_000, 4] {
+                                let got = actual(&store, &data_source, filter, sorts, plan, page_size).await;
+                                prop_assert_eq!(&got, &want, "{}: plan {:?} page size {} filter {:?} sorts {:?}", dialect, plan, page_size, filter, sorts);
+                            }
                         }
-                        prop_assert_eq!(&paged, &want, "{}: paginated", dialect);
                     }
                 }
                 store.close().await;

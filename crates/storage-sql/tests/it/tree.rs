@@ -146,7 +146,7 @@ async fn positions_chains_grants_and_search() {
             roundtrip.node,
             Node::Page(page(12, Parent::Page(Id::from_u128(11)), "Salary Bands", 3))
         );
-        assert!(roundtrip.has_children);
+        assert!(roundtrip.has_block_children && !roundtrip.has_page_children);
         tx.commit().await.unwrap();
         store.close().await;
     }
