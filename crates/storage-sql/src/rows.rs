@@ -412,8 +412,15 @@ fn predicate_sql(
                 }
                 Style::Correlated => {
                     let exists = if *negated { "NOT EXISTS" } else { "EXISTS" };
+                    // PostgreSQL would turn the probe into a semi-join that first collects every
+                    // match; `OFFSET 0` keeps it a per-row probe, which is the point of this plan.
+                    let fence = if dialect == Dialect::Postgres {
+                        " OFFSET 0"
+                    } else {
+                        ""
+                    };
                     format!(
-                        "{exists} (SELECT 1 FROM row_values v WHERE v.row_id = n.id AND v.property_id = {property}{test})"
+                        "{exists} (SELECT 1 FROM row_values v WHERE v.row_id = n.id AND v.property_id = {property}{test}{fence})"
                     )
                 }
             }
