@@ -102,20 +102,15 @@ impl Request<'_> {
             return Ok(*level >= Level::CanView);
         }
         // Trash is not a permission: a page under a trashed page stays readable (search
-        // leaves such pages out on its own).
-        let readable = match self.level(id).await? {
-            Some((_, level)) => level >= Level::CanView,
-            None => false,
-        };
-        self.levels.insert(
-            id,
-            if readable {
-                Level::CanView
-            } else {
-                Level::None
-            },
-        );
-        Ok(readable)
+        // leaves such pages out on its own). `level` caches what it computes; a missing node
+        // is cached as unreadable.
+        match self.level(id).await? {
+            Some((_, level)) => Ok(level >= Level::CanView),
+            None => {
+                self.levels.insert(id, Level::None);
+                Ok(false)
+            }
+        }
     }
 
     /// Loads a node and checks an operation on it. Unreadable and missing nodes are the
@@ -191,26 +186,37 @@ impl Request<'_> {
         parent_id: Option<Id>,
         fields: Vec<String>,
     ) -> Result<()> {
+        self.append_change(kind, object_kind.name(), object_id, parent_id, fields)
+            .await
+    }
+
+    /// Comments are not tree nodes, so they have their own entry point.
+    pub async fn log_comment(&mut self, comment_id: Id, page_id: Id) -> Result<()> {
+        self.append_change(
+            "comment.created",
+            "comment",
+            comment_id,
+            Some(page_id),
+            Vec::new(),
+        )
+        .await
+    }
+
+    async fn append_change(
+        &mut self,
+        kind: &str,
+        object_kind: &str,
+        object_id: Id,
+        parent_id: Option<Id>,
+        fields: Vec<String>,
+    ) -> Result<()> {
         let change = Change {
             kind: kind.to_string(),
-            object_kind: object_kind.name().to_string(),
+            object_kind: object_kind.to_string(),
             object_id,
             parent_id,
             actor_id: self.actor.author_id(),
             fields,
-        };
-        self.tx.append_change(&change, self.now).await?;
-        Ok(())
-    }
-
-    pub async fn log_comment(&mut self, comment_id: Id, page_id: Id) -> Result<()> {
-        let change = Change {
-            kind: "comment.created".to_string(),
-            object_kind: "comment".to_string(),
-            object_id: comment_id,
-            parent_id: Some(page_id),
-            actor_id: self.actor.author_id(),
-            fields: Vec::new(),
         };
         self.tx.append_change(&change, self.now).await?;
         Ok(())

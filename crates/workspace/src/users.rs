@@ -15,46 +15,49 @@ pub struct UserView {
     pub workspace_name: String,
 }
 
+fn user_view(actor: &access::Actor, user: UserRecord, workspace_name: &str) -> UserView {
+    UserView {
+        user,
+        show_email: access::user_information(actor) == UserInformation::WithEmail,
+        workspace_name: workspace_name.to_string(),
+    }
+}
+
+fn require_user_information(actor: &access::Actor) -> Result<()> {
+    if access::user_information(actor) == UserInformation::None {
+        return Err(Error::Restricted(
+            "Insufficient permissions for this endpoint: the integration lacks the user information capability.".into(),
+        ));
+    }
+    Ok(())
+}
+
 impl Workspace {
-    async fn user_view(&self, actor: &access::Actor, user: UserRecord) -> Result<UserView> {
-        let information = access::user_information(actor);
+    /// The caller: a person, or an integration's bot. Callers always see their own email.
+    pub async fn me(&self, actor: &access::Actor) -> Result<UserView> {
         let mut tx = self.store.read().await?;
+        let user = tx
+            .get_user(actor.author_id())
+            .await?
+            .ok_or_else(|| Error::Internal("caller has no user".into()))?;
         let workspace_name = tx.workspace().await?.map(|w| w.name).unwrap_or_default();
         tx.commit().await?;
         Ok(UserView {
-            user,
-            show_email: information == UserInformation::WithEmail,
-            workspace_name,
+            show_email: true,
+            ..user_view(actor, user, &workspace_name)
         })
     }
 
-    /// The caller: a person, or an integration's bot.
-    pub async fn me(&self, actor: &access::Actor) -> Result<UserView> {
-        let id = actor.author_id();
-        let mut tx = self.store.read().await?;
-        let user = tx
-            .get_user(id)
-            .await?
-            .ok_or_else(|| Error::Internal("caller has no user".into()))?;
-        tx.commit().await?;
-        let mut view = self.user_view(actor, user).await?;
-        view.show_email = true;
-        Ok(view)
-    }
-
     pub async fn retrieve_user(&self, actor: &access::Actor, id: Id) -> Result<UserView> {
-        if access::user_information(actor) == UserInformation::None {
-            return Err(Error::Restricted(
-                "Insufficient permissions for this endpoint: the integration lacks the user information capability.".into(),
-            ));
-        }
+        require_user_information(actor)?;
         let mut tx = self.store.read().await?;
         let user = tx
             .get_user(id)
             .await?
             .ok_or_else(|| Error::not_found("user", id))?;
+        let workspace_name = tx.workspace().await?.map(|w| w.name).unwrap_or_default();
         tx.commit().await?;
-        self.user_view(actor, user).await
+        Ok(user_view(actor, user, &workspace_name))
     }
 
     pub async fn list_users(
@@ -63,11 +66,7 @@ impl Workspace {
         start_cursor: Option<String>,
         size: Option<usize>,
     ) -> Result<Page<UserView>> {
-        if access::user_information(actor) == UserInformation::None {
-            return Err(Error::Restricted(
-                "Insufficient permissions for this endpoint: the integration lacks the user information capability.".into(),
-            ));
-        }
+        require_user_information(actor)?;
         // Guests do not list the workspace's members, as in Notion.
         if matches!(actor, access::Actor::User(user) if user.role == access::Role::Guest) {
             return Err(Error::Restricted(
@@ -81,12 +80,14 @@ impl Workspace {
         };
         let mut tx = self.store.read().await?;
         let users = tx.list_users(after, limit + 1).await?;
+        let workspace_name = tx.workspace().await?.map(|w| w.name).unwrap_or_default();
         tx.commit().await?;
         let has_more = users.len() as i64 > limit;
-        let mut results = Vec::new();
-        for user in users.into_iter().take(limit as usize) {
-            results.push(self.user_view(actor, user).await?);
-        }
+        let results: Vec<UserView> = users
+            .into_iter()
+            .take(limit as usize)
+            .map(|user| user_view(actor, user, &workspace_name))
+            .collect();
         let next_cursor = if has_more {
             results.last().map(|v| v.user.id.to_string())
         } else {

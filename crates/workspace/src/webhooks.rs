@@ -91,14 +91,9 @@ fn event_of(
         }
         "comment.created" => ("comment.created", "comment", object_id),
         other => {
-            let event = EVENT_TYPES.iter().find(|t| **t == other)?;
-            let kind = event.split('.').next().unwrap_or("page");
-            let kind = match kind {
-                "page" => "page",
-                "database" => "database",
-                _ => "data_source",
-            };
-            (event, kind, object_id)
+            // The event's prefix names the entity: `page`, `database` or `data_source`.
+            let event: &'static str = EVENT_TYPES.iter().find(|t| **t == other)?;
+            (event, event.split('.').next().unwrap_or("page"), object_id)
         }
     })
 }

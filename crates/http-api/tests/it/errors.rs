@@ -268,13 +268,6 @@ async fn query_and_schema_errors() {
 async fn hidden_and_missing_objects_look_the_same() {
     let h = Harness::new().await;
     let secret = h.page("Secret").await;
-    h.ok(
-        &h.ada,
-        Method::PATCH,
-        &format!("/v1/pages/{secret}"),
-        Some(json!({"in_trash": false})),
-    )
-    .await;
     let ada = h.workspace.authenticate(&h.ada).await.unwrap();
     h.workspace
         .set_inherits(&ada, secret.parse().unwrap(), false)
