@@ -65,6 +65,7 @@ impl From<workspace::Error> for ApiError {
             workspace::Error::Restricted(_) => StatusCode::FORBIDDEN,
             workspace::Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             workspace::Error::Conflict(_) => StatusCode::CONFLICT,
+            workspace::Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             workspace::Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         match error {

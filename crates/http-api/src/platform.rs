@@ -35,6 +35,103 @@ pub fn routes() -> Router<AppState> {
             "/platform/v1/pages/{id}/sharing",
             post(share).get(list_sharing),
         )
+        .route("/platform/v1/search/chunks", post(search_chunks))
+        .route("/platform/v1/search/status", get(search_status))
+}
+
+/// Content search's state: model, index sizes, events not yet indexed, how the index opened.
+async fn search_status(State(state): State<AppState>, headers: HeaderMap) -> ApiResult {
+    state.actor(&headers).await?;
+    let status = state.workspace.content_status().await?;
+    Ok(Json(json!({
+        "object": "search_status",
+        "model": status.model_id,
+        "dimensions": status.dimensions,
+        "chunks": status.stats.chunks,
+        "objects": status.stats.objects,
+        "keyword_documents": status.stats.keyword_documents,
+        "vector_memory_bytes": status.stats.vector_memory_bytes,
+        "disk_bytes": status.stats.disk_bytes,
+        "pending_events": status.pending_events,
+        "opened": status.opened,
+    }))
+    .into_response())
+}
+
+/// Chunk search for agents and integrations: `{"query", "mode"?, "page_size"?}` →
+/// the best chunks the caller may read, with scores, heading paths and highlighted passages.
+async fn search_chunks(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> ApiResult {
+    let actor = state.actor(&headers).await?;
+    let body = body(&bytes)?;
+    let query = string_field(&body, "query")?;
+    let mode = match body.get("mode") {
+        None | Some(Value::Null) => workspace::SearchMode::Hybrid,
+        Some(Value::String(text)) => match workspace::SearchMode::parse(text) {
+            Some(workspace::SearchMode::Title) | None => {
+                return Err(ApiError::validation(document::Error::new(
+                    "mode",
+                    format!("should be `keyword`, `semantic` or `hybrid`, instead was `{text}`"),
+                )));
+            }
+            Some(mode) => mode,
+        },
+        Some(other) => {
+            return Err(ApiError::validation(document::Error::new(
+                "mode",
+                format!("should be a string, instead was `{other}`"),
+            )));
+        }
+    };
+    let limit = match body.get("page_size") {
+        None | Some(Value::Null) => 10,
+        Some(value) => value
+            .as_u64()
+            .filter(|n| (1..=workspace::CHUNK_RESULTS_MAX as u64).contains(n))
+            .ok_or_else(|| {
+                ApiError::validation(document::Error::new(
+                    "page_size",
+                    format!(
+                        "should be a number between 1 and {}, instead was `{value}`",
+                        workspace::CHUNK_RESULTS_MAX
+                    ),
+                ))
+            })? as usize,
+    };
+    let hits = state
+        .workspace
+        .search_chunks(&actor, query, mode, limit)
+        .await?;
+    let results: Vec<Value> = hits
+        .iter()
+        .map(|hit| {
+            let parent = match hit.object_kind {
+                "data_source" => {
+                    json!({"type": "data_source_id", "data_source_id": hit.object_id.to_string()})
+                }
+                _ => json!({"type": "page_id", "page_id": hit.object_id.to_string()}),
+            };
+            json!({
+                "object": "chunk",
+                "id": hit.chunk_id.to_string(),
+                "parent": parent,
+                "score": hit.score,
+                "heading_path": hit.heading_path,
+                "text": hit.text,
+                "highlight": crate::routes::highlight_json(&hit.highlight),
+            })
+        })
+        .collect();
+    Ok(Json(json!({
+        "object": "list",
+        "type": "chunk",
+        "mode": mode.name(),
+        "results": results,
+    }))
+    .into_response())
 }
 
 fn subscription_json(subscription: &Subscription, with_token: bool) -> Value {

@@ -1013,6 +1013,58 @@ async fn search(State(state): State<AppState>, headers: HeaderMap, bytes: Bytes)
             }
         }
     };
+    let mode = match body.get("mode") {
+        None | Some(Value::Null) => workspace::SearchMode::Title,
+        Some(Value::String(text)) => workspace::SearchMode::parse(text).ok_or_else(|| {
+            ApiError::validation(document::Error::new(
+                "mode",
+                format!(
+                    "should be `title`, `keyword`, `semantic` or `hybrid`, instead was `{text}`"
+                ),
+            ))
+        })?,
+        Some(other) => {
+            return Err(ApiError::validation(document::Error::new(
+                "mode",
+                format!("should be a string, instead was `{other}`"),
+            )));
+        }
+    };
+    if mode != workspace::SearchMode::Title {
+        if body.get("sort").is_some_and(|s| !s.is_null()) {
+            return Err(ApiError::validation(document::Error::new(
+                "sort",
+                format!(
+                    "is not supported with mode `{}`: results are ranked best first",
+                    mode.name()
+                ),
+            )));
+        }
+        let request = workspace::ContentQuery {
+            query,
+            mode,
+            filter,
+            start_cursor: cursor(body.get("start_cursor"), "start_cursor")?,
+            page_size: page_size(body.get("page_size"), "page_size")?,
+        };
+        let page = state.workspace.search_content(&actor, request).await?;
+        let results = page
+            .results
+            .iter()
+            .map(|hit| {
+                let mut json = match &hit.result {
+                    workspace::SearchResult::Page(view) => page_json(&state, view),
+                    workspace::SearchResult::DataSource(view) => data_source_json(view),
+                };
+                if let Value::Object(map) = &mut json {
+                    map.insert("highlight".into(), highlight_json(&hit.highlight));
+                    map.insert("score".into(), json!(hit.score));
+                }
+                json
+            })
+            .collect();
+        return list(results, page.next_cursor, "page_or_data_source");
+    }
     let request = workspace::SearchRequest {
         query,
         filter,
@@ -1030,6 +1082,29 @@ async fn search(State(state): State<AppState>, headers: HeaderMap, bytes: Bytes)
         })
         .collect();
     list(results, page.next_cursor, "page_or_data_source")
+}
+
+/// A highlighted passage: `text`, the headings above it, and the matched terms as
+/// `[start, end)` offsets in Unicode code points (Python's `str` indices; in JavaScript,
+/// index `Array.from(text)`).
+pub(crate) fn highlight_json(highlight: &workspace::HighlightView) -> Value {
+    let to_chars = |byte: usize| {
+        highlight.text[..byte.min(highlight.text.len())]
+            .chars()
+            .count()
+    };
+    json!({
+        "text": highlight.text,
+        "heading_path": highlight.heading_path,
+        "matches": highlight
+            .ranges
+            .iter()
+            .filter(|(start, end)| {
+                highlight.text.is_char_boundary(*start) && highlight.text.is_char_boundary(*end)
+            })
+            .map(|(start, end)| json!({"start": to_chars(*start), "end": to_chars(*end)}))
+            .collect::<Vec<_>>(),
+    })
 }
 
 async fn me(State(state): State<AppState>, headers: HeaderMap) -> ApiResult {

@@ -15,6 +15,7 @@ mod nodes;
 mod people;
 mod records;
 mod rows;
+mod search;
 mod webhooks;
 
 use std::path::Path;
@@ -31,6 +32,7 @@ pub use people::{
     decode_capabilities, encode_capabilities,
 };
 pub use rows::{RowCursor, RowPage, RowPlan, RowQuery, SET_DRIVEN_ROWS_MAX};
+pub use search::{SkeletonNode, StoredChunk};
 pub use webhooks::{Delivery, DeliveryStatus, Subscription};
 
 #[derive(Debug, thiserror::Error)]

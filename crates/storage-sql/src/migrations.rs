@@ -193,6 +193,23 @@ CREATE INDEX row_values_sort ON row_values (row_id, property_id, ordinal, number
 CREATE INDEX row_values_folded_c ON row_values (data_source_id, property_id, folded COLLATE "C")
 "#;
 
+/// The search indexer's chunks: text, the hash of what was embedded, and the vector, so that a
+/// damaged index file is rebuilt from here without re-embedding anything.
+const V4: &str = r#"
+CREATE TABLE search_chunks (
+    chunk_id BIGINT NOT NULL UNIQUE,
+    object_id TEXT NOT NULL,
+    chunk_key TEXT NOT NULL,
+    ordinal BIGINT NOT NULL,
+    heading_path TEXT NOT NULL,
+    text TEXT NOT NULL,
+    text_hash TEXT NOT NULL,
+    model_id TEXT NOT NULL,
+    vector {BLOB} NOT NULL,
+    PRIMARY KEY (object_id, chunk_key)
+)
+"#;
+
 pub fn all() -> Vec<Migration> {
     vec![
         Migration {
@@ -213,6 +230,12 @@ pub fn all() -> Vec<Migration> {
             sqlite: V3,
             postgres: V3_POSTGRES,
         },
+        Migration {
+            version: 4,
+            name: "search chunks",
+            sqlite: V4,
+            postgres: V4,
+        },
     ]
 }
 
@@ -222,13 +245,15 @@ pub fn render(migration: &Migration, dialect: Dialect) -> String {
             .sqlite
             .replace("{AUTO_ID}", "INTEGER PRIMARY KEY AUTOINCREMENT")
             .replace("{REAL}", "REAL")
-            .replace("{XID}", ""),
+            .replace("{XID}", "")
+            .replace("{BLOB}", "BLOB"),
         // `xid` lets change-log readers skip rows of transactions still in flight, since
         // sequence values commit out of order on PostgreSQL.
         Dialect::Postgres => migration
             .postgres
             .replace("{AUTO_ID}", "BIGSERIAL PRIMARY KEY")
             .replace("{REAL}", "DOUBLE PRECISION")
-            .replace("{XID}", "xid xid8 NOT NULL DEFAULT pg_current_xact_id(),"),
+            .replace("{XID}", "xid xid8 NOT NULL DEFAULT pg_current_xact_id(),")
+            .replace("{BLOB}", "BYTEA"),
     }
 }

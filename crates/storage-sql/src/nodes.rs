@@ -30,7 +30,7 @@ impl NodeKind {
         }
     }
 
-    fn parse(text: &str) -> Result<NodeKind> {
+    pub(crate) fn parse(text: &str) -> Result<NodeKind> {
         Ok(match text {
             "page" => NodeKind::Page,
             "database" => NodeKind::Database,
@@ -381,7 +381,7 @@ fn grantee_columns(grantee: &Grantee) -> (&'static str, String) {
     }
 }
 
-fn decode_grant(kind: &str, id: &str, level: &str) -> Result<Grant> {
+pub(crate) fn decode_grant(kind: &str, id: &str, level: &str) -> Result<Grant> {
     let grantee = match kind {
         "user" => Grantee::User(parse_id(id)?),
         "group" => Grantee::Group(parse_id(id)?),

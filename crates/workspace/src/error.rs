@@ -16,6 +16,9 @@ pub enum Error {
     Unauthorized(String),
     #[error("{0}")]
     Conflict(String),
+    /// A service this request needs is not running or failed (the embedding model).
+    #[error("{0}")]
+    Unavailable(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -28,6 +31,7 @@ impl Error {
             Error::Restricted(_) => "restricted_resource",
             Error::Unauthorized(_) => "unauthorized",
             Error::Conflict(_) => "conflict_error",
+            Error::Unavailable(_) => "service_unavailable",
             Error::Internal(_) => "internal_server_error",
         }
     }

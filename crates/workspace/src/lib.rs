@@ -8,6 +8,7 @@
 mod admin;
 mod blocks;
 mod comments;
+mod content;
 mod data;
 mod error;
 mod pages;
@@ -23,6 +24,10 @@ pub use access::{Actor, Capabilities, Level, Role};
 pub use admin::{NewUser, TokenKind};
 pub use blocks::{AppendPosition, BlockView};
 pub use comments::CommentTarget;
+pub use content::{
+    CHUNK_RESULTS_MAX, ChunkHit, ContentHit, ContentQuery, ContentSearch, ContentStatus,
+    HighlightView, INDEXER_CONSUMER, IndexPass, IndexStats, SearchMode,
+};
 pub use data::{
     DataSourceUpdate, DataSourceView, DatabaseUpdate, DatabaseView, NewDataSource, NewDatabase,
     QueryRequest, SchemaEdit,
@@ -44,12 +49,17 @@ pub use webhooks::{AttemptOutcome, EVENT_TYPES, NewSubscription};
 #[derive(Clone)]
 pub struct Workspace {
     store: Store,
+    /// Full-content search, when an embedder is configured.
+    content: Option<std::sync::Arc<ContentSearch>>,
 }
 
 impl Workspace {
     /// Wraps an opened store, creating the workspace record on first use.
     pub async fn new(store: Store) -> Result<Workspace> {
-        let workspace = Workspace { store };
+        let workspace = Workspace {
+            store,
+            content: None,
+        };
         workspace.ensure_workspace("Trellis").await?;
         Ok(workspace)
     }

@@ -78,6 +78,11 @@ impl Request<'_> {
         }
     }
 
+    /// The workspace root node (members' level) for access decisions.
+    pub fn root(&self) -> &access::Node {
+        &self.root
+    }
+
     fn full_chain(&self, chain: &Chain) -> Vec<access::Node> {
         let mut nodes = chain.nodes.clone();
         nodes.push(self.root.clone());

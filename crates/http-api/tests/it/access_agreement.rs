@@ -9,7 +9,9 @@ use access::{Actor, Grant, Grantee, IntegrationActor, Level, Node, UserActor};
 use document::Id;
 use document::PropertyInput;
 use proptest::prelude::*;
-use workspace::{NewPage, PageUpdate, ParentInput, SearchRequest, SearchResult};
+use workspace::{
+    ContentQuery, NewPage, PageUpdate, ParentInput, SearchMode, SearchRequest, SearchResult,
+};
 
 #[derive(Debug, Clone)]
 struct PageSpec {
@@ -116,6 +118,12 @@ async fn build(harness: &super::Harness, specs: Vec<PageSpec>) -> World {
         let title = PropertyInput::Value(document::PropertyValue::Title(vec![
             document::RichText::plain(format!("page {index}")),
         ]));
+        // Every page's body says "zebra", so a content search for it must find exactly the
+        // pages the actor may read.
+        let body = document::markdown::from_markdown(&format!(
+            "# Section {index}\n\nThe zebra crossed field {index}."
+        ))
+        .unwrap();
         let view = harness
             .workspace
             .create_page(
@@ -123,6 +131,7 @@ async fn build(harness: &super::Harness, specs: Vec<PageSpec>) -> World {
                 NewPage {
                     parent: Some(parent),
                     properties: vec![("title".into(), title)],
+                    children: body,
                     ..Default::default()
                 },
             )
@@ -219,6 +228,59 @@ async fn search_all(harness: &super::Harness, actor: &Actor) -> BTreeSet<Id> {
     }
 }
 
+/// Every object a content search finds, through both the ranked page search (paged) and
+/// the chunk search.
+async fn content_search_all(
+    harness: &super::Harness,
+    actor: &Actor,
+    mode: SearchMode,
+) -> BTreeSet<Id> {
+    let mut found = BTreeSet::new();
+    let mut cursor = None;
+    loop {
+        let page = harness
+            .workspace
+            .search_content(
+                actor,
+                ContentQuery {
+                    query: "zebra".into(),
+                    mode,
+                    page_size: Some(2),
+                    start_cursor: cursor,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        for hit in page.results {
+            if let SearchResult::Page(view) = hit.result {
+                assert!(
+                    found.insert(view.page.id),
+                    "content search returned a page twice"
+                );
+            }
+        }
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    let chunks: BTreeSet<Id> = harness
+        .workspace
+        .search_chunks(actor, "zebra", mode, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|hit| hit.object_id)
+        .collect();
+    assert_eq!(chunks, found, "chunk search and page search disagree");
+    found
+}
+
+async fn index_everything(harness: &super::Harness) {
+    while harness.workspace.index_changes().await.unwrap().events > 0 {}
+}
+
 async fn children_all(harness: &super::Harness, actor: &Actor, parent: Id) -> BTreeSet<Id> {
     let mut found = BTreeSet::new();
     let mut cursor = None;
@@ -272,6 +334,12 @@ proptest! {
                     }
                 }
                 prop_assert_eq!(search_all(&harness, actor).await, expected_search.clone(), "{}: search", name);
+                index_everything(&harness).await;
+                // Keyword search finds every readable page (all say "zebra"); hybrid ranks the
+                // same set. Neither may return anything else.
+                prop_assert_eq!(content_search_all(&harness, actor, SearchMode::Keyword).await, expected_search.clone(), "{}: keyword search", name);
+                let hybrid = content_search_all(&harness, actor, SearchMode::Hybrid).await;
+                prop_assert_eq!(hybrid, expected_search.clone(), "{}: hybrid search", name);
                 for index in 0..world.ids.len() {
                     if !world.readable(actor, index) {
                         continue;
@@ -280,7 +348,13 @@ proptest! {
                         .filter(|c| world.specs[*c].parent == Some(index) && !world.specs[*c].trashed && world.readable(actor, *c))
                         .map(|c| world.ids[c])
                         .collect();
-                    prop_assert_eq!(children_all(&harness, actor, world.ids[index]).await, expected, "{}: children of {}", name, index);
+                    // Content blocks are listed too; compare the sub-pages.
+                    let pages: BTreeSet<Id> = children_all(&harness, actor, world.ids[index])
+                        .await
+                        .into_iter()
+                        .filter(|id| world.ids.contains(id))
+                        .collect();
+                    prop_assert_eq!(pages, expected, "{}: children of {}", name, index);
                 }
             }
             // What the integration can read for Ben is exactly what both can read.
@@ -314,6 +388,19 @@ async fn a_page_moved_out_of_a_shared_tree_disappears_for_the_guest_at_once() {
         .unwrap();
     let visible = search_all(&h, &cy).await;
     assert!(visible.contains(&child.parse().unwrap()));
+    index_everything(&h).await;
+    let found: BTreeSet<Id> = h
+        .workspace
+        .search_chunks(&cy, "Moving page", SearchMode::Hybrid, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|hit| hit.object_id)
+        .collect();
+    assert!(
+        found.contains(&child.parse().unwrap()),
+        "the shared page is found by content"
+    );
     h.workspace
         .move_page(
             &ada,
@@ -327,6 +414,30 @@ async fn a_page_moved_out_of_a_shared_tree_disappears_for_the_guest_at_once() {
         !visible.contains(&child.parse().unwrap()),
         "moved page still visible"
     );
+    // Before the indexer has seen the move (the mirror is stale), and after.
+    for indexed in [false, true] {
+        if indexed {
+            index_everything(&h).await;
+        }
+        for mode in [
+            SearchMode::Keyword,
+            SearchMode::Semantic,
+            SearchMode::Hybrid,
+        ] {
+            let found: BTreeSet<Id> = h
+                .workspace
+                .search_chunks(&cy, "Moving page", mode, 10)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|hit| hit.object_id)
+                .collect();
+            assert!(
+                !found.contains(&child.parse().unwrap()),
+                "moved page still found by {mode:?} content search (indexed: {indexed})"
+            );
+        }
+    }
     assert_eq!(
         h.workspace
             .retrieve_page(&cy, child.parse().unwrap())

@@ -32,7 +32,18 @@ impl Harness {
 
     pub async fn with_config(config: http_api::Config) -> Harness {
         let store = Store::open("sqlite::memory:").await.unwrap();
-        let workspace = Workspace::new(store).await.unwrap();
+        // Content search on, in memory, with the model-free hashing embedder: these tests are
+        // about access and API shapes; the real model is tested in `trellis`'s suite.
+        let workspace = Workspace::new(store)
+            .await
+            .unwrap()
+            .enable_content_search(
+                None,
+                std::sync::Arc::new(embedding::HashingEmbedder::new(64).unwrap()),
+                &|_, _| {},
+            )
+            .await
+            .unwrap();
         let mut ids = std::collections::HashMap::new();
         let mut tokens = Vec::new();
         for (key, email, role) in [

@@ -2,6 +2,7 @@
 
 mod cli;
 mod crash;
+mod search;
 mod webhooks;
 
 use std::path::{Path, PathBuf};
@@ -60,7 +61,15 @@ impl Server {
                 "100000",
             ])
             .stdout(Stdio::null())
-            .stderr(Stdio::null());
+            // TRELLIS_TEST_SERVER_LOG=1 shows the servers' logs, for debugging a test.
+            .stderr(if std::env::var_os("TRELLIS_TEST_SERVER_LOG").is_some() {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            })
+            // Tests that are not about search index with the model-free embedder; search
+            // tests pass `--embedder local`, which overrides this.
+            .env("TRELLIS_EMBEDDER", "hashing");
         if demo {
             command.arg("--demo");
         }

@@ -1,0 +1,217 @@
+//! Invocation overhead: Trellis's host (limits, grants check, staging, run record) against a bare
+//! wasmtime host (new store, pooled instantiate, call, drop), on the trivial `echo` integration.
+//!
+//! ```text
+//! TRELLIS_GUESTS_TARGET_DIR=/root/.cache/trellis-guests-target \
+//!   cargo run --release --example invoke_bench -- [iterations]
+//! ```
+//!
+//! Prints a table; the last line is `RESULT key=value ...`.
+
+#[path = "../tests/it/guests.rs"]
+mod guests;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use runtime::{Event, Grants, InvokeSource, RunContext, RunLimits, RunRequest, RunStatus, Runtime};
+use runtime::{RuntimeConfig, Services};
+use wasmtime::component::{Linker, ResourceTable};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+/// Only the export side is used: the bare host links nothing of Trellis's.
+mod bindings {
+    wasmtime::component::bindgen!({
+        path: "../../wit",
+        world: "trellis:integration/integration",
+        imports: { default: async | trappable },
+        exports: { default: async },
+    });
+}
+
+use bindings::IntegrationPre;
+use bindings::trellis::integration::events;
+
+struct BareState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+}
+
+impl WasiView for BareState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// The reference: the least a host must do per invocation.
+struct BareHost {
+    engine: Engine,
+    pre: IntegrationPre<BareState>,
+}
+
+impl BareHost {
+    fn new(bytes: &[u8]) -> wasmtime::Result<BareHost> {
+        let mut pool = PoolingAllocationConfig::default();
+        pool.total_component_instances(128)
+            .total_memories(256)
+            .total_tables(512)
+            .total_stacks(128)
+            .max_memory_size(512 << 20);
+        let mut config = Config::new();
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        let engine = Engine::new(&config)?;
+        let component = wasmtime::component::Component::from_binary(&engine, bytes)?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        linker.define_unknown_imports_as_traps(&component)?;
+        let pre = IntegrationPre::new(linker.instantiate_pre(&component)?)?;
+        Ok(BareHost { engine, pre })
+    }
+
+    async fn invoke(&self, event: &events::Event) -> wasmtime::Result<()> {
+        let state = BareState {
+            wasi: WasiCtx::builder().build(),
+            table: ResourceTable::new(),
+        };
+        let mut store = Store::new(&self.engine, state);
+        let instance = self.pre.instantiate_async(&mut store).await?;
+        let output = instance.call_handle(&mut store, event).await?;
+        assert!(output.is_ok());
+        Ok(())
+    }
+}
+
+fn percentile(sorted: &[Duration], fraction: f64) -> f64 {
+    let index = ((sorted.len() as f64 - 1.0) * fraction).round() as usize;
+    sorted[index].as_secs_f64() * 1e6
+}
+
+struct Stats {
+    p50_us: f64,
+    p99_us: f64,
+    mean_us: f64,
+}
+
+fn stats(mut samples: Vec<Duration>) -> Stats {
+    samples.sort();
+    let total: Duration = samples.iter().sum();
+    Stats {
+        p50_us: percentile(&samples, 0.50),
+        p99_us: percentile(&samples, 0.99),
+        mean_us: total.as_secs_f64() * 1e6 / samples.len() as f64,
+    }
+}
+
+fn request(input: &str) -> RunRequest {
+    RunRequest {
+        context: RunContext::new("bench", Arc::new(())),
+        event: Event::Invoke {
+            source: InvokeSource::Api,
+            input: input.to_string(),
+        },
+        grants: Grants::default(),
+        limits: RunLimits::default(),
+        services: Services::default(),
+    }
+}
+
+async fn measure<F, Fut>(iterations: usize, mut call: F) -> Vec<Duration>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    for _ in 0..iterations / 10 {
+        call().await;
+    }
+    let mut samples = Vec::with_capacity(iterations);
+    for _ in 0..iterations {
+        let started = Instant::now();
+        call().await;
+        samples.push(started.elapsed());
+    }
+    samples
+}
+
+fn main() {
+    let iterations: usize = std::env::args()
+        .nth(1)
+        .map(|text| text.parse().expect("iterations is a number"))
+        .unwrap_or(20_000);
+    let bytes = guests::build_guest("integrations/echo", "echo");
+    let input = r#"{"hello":"world"}"#;
+    let workers = 2;
+    let executor = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+
+    executor.block_on(async {
+        let bare = Arc::new(BareHost::new(&bytes).expect("bare host"));
+        let event = events::Event::Invoke(events::InvokeEvent {
+            source: events::InvokeSource::Api,
+            input: input.to_string(),
+        });
+        let bare_samples = measure(iterations, || {
+            let bare = bare.clone();
+            let event = event.clone();
+            async move { bare.invoke(&event).await.expect("bare call") }
+        })
+        .await;
+
+        let trellis = Runtime::new(RuntimeConfig::default()).expect("runtime");
+        let component = trellis.load(&bytes).expect("load echo");
+        let trellis_samples = measure(iterations, || {
+            let trellis = trellis.clone();
+            let component = component.clone();
+            async move {
+                let outcome = trellis.run(&component, request(input)).await.expect("run");
+                assert_eq!(outcome.record.status, RunStatus::Ok);
+            }
+        })
+        .await;
+
+        // Throughput: one loop per worker thread, all on the same runtime.
+        let started = Instant::now();
+        let loops: Vec<_> = (0..workers)
+            .map(|_| {
+                let trellis = trellis.clone();
+                let component = component.clone();
+                tokio::spawn(async move {
+                    for _ in 0..iterations / workers {
+                        let outcome = trellis.run(&component, request(input)).await.expect("run");
+                        assert_eq!(outcome.record.status, RunStatus::Ok);
+                    }
+                })
+            })
+            .collect();
+        for handle in loops {
+            handle.await.expect("loop");
+        }
+        let per_second = (iterations / workers * workers) as f64 / started.elapsed().as_secs_f64();
+
+        let bare = stats(bare_samples);
+        let ours = stats(trellis_samples);
+        println!("echo component: {} bytes, {iterations} invocations each", bytes.len());
+        println!("{:<10} {:>10} {:>10} {:>10}", "host", "p50 µs", "p99 µs", "mean µs");
+        for (name, stats) in [("bare", &bare), ("trellis", &ours)] {
+            println!(
+                "{name:<10} {:>10.1} {:>10.1} {:>10.1}",
+                stats.p50_us, stats.p99_us, stats.mean_us
+            );
+        }
+        println!("trellis on {workers} worker threads: {per_second:.0} invocations/s");
+        println!(
+            "RESULT trellis_p50_us={:.1} trellis_p99_us={:.1} bare_p50_us={:.1} bare_p99_us={:.1} ratio_p50={:.2} invocations_per_s={per_second:.0}",
+            ours.p50_us,
+            ours.p99_us,
+            bare.p50_us,
+            bare.p99_us,
+            ours.p50_us / bare.p50_us
+        );
+    });
+}

@@ -1,0 +1,204 @@
+//! Outbound HTTP: the origin allowlist and address classes (pure), and real requests to a
+//! loopback server.
+
+use std::net::IpAddr;
+
+use runtime::{
+    AddressClass, EgressPolicy, HostPattern, Origin, RunStatus, Runtime, Scheme, Services,
+};
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::support::{guest_error, invoke, probe_bytes, test_config};
+
+fn allows(policy: &[&str], url: &str) -> bool {
+    EgressPolicy::parse(policy)
+        .unwrap()
+        .allows(&url::Url::parse(url).unwrap())
+}
+
+#[test]
+fn origins_match_scheme_host_and_port_exactly() {
+    let policy = ["https://api.example.com"];
+    assert!(allows(&policy, "https://api.example.com/v1/items?x=1"));
+    assert!(allows(&policy, "https://API.Example.com:443/"));
+    assert!(!allows(&policy, "http://api.example.com/"), "scheme");
+    assert!(!allows(&policy, "https://api.example.com:8443/"), "port");
+    assert!(!allows(&policy, "https://example.com/"), "parent domain");
+    assert!(
+        !allows(&policy, "https://evil.api.example.com/"),
+        "subdomain"
+    );
+    assert!(
+        !allows(&policy, "https://api.example.com.evil.net/"),
+        "suffix trick"
+    );
+    assert!(
+        !allows(&policy, "https://api.example.com@evil.net/"),
+        "userinfo trick"
+    );
+}
+
+#[test]
+fn wildcards_match_only_subdomains_when_declared() {
+    let policy = ["https://*.example.com"];
+    assert!(allows(&policy, "https://api.example.com/"));
+    assert!(allows(&policy, "https://a.b.example.com/"));
+    assert!(!allows(&policy, "https://example.com/"));
+    assert!(!allows(&policy, "https://badexample.com/"));
+    assert!(!allows(&policy, "https://api.example.com:444/"));
+    assert_eq!(
+        Origin::parse("https://*.example.com:8443").unwrap(),
+        Origin {
+            scheme: Scheme::Https,
+            host: HostPattern::SubdomainsOf("example.com".into()),
+            port: 8443,
+        }
+    );
+}
+
+#[test]
+fn malformed_origins_are_refused_with_a_reason() {
+    for (origin, reason) in [
+        ("api.example.com", "no scheme"),
+        ("ftp://api.example.com", "http or https"),
+        ("https://api.example.com/path", "only a scheme"),
+        ("https://api.example.com?q=1", "only a scheme"),
+        ("https://user@api.example.com", "only a scheme"),
+        ("https://*.com", "two labels"),
+    ] {
+        let error = Origin::parse(origin).unwrap_err();
+        assert!(error.contains(reason), "{origin}: {error}");
+    }
+}
+
+#[test]
+fn addresses_are_classified() {
+    let class = |text: &str| AddressClass::of(text.parse::<IpAddr>().unwrap());
+    assert_eq!(class("127.0.0.1"), AddressClass::Loopback);
+    assert_eq!(class("::1"), AddressClass::Loopback);
+    assert_eq!(class("::ffff:127.0.0.1"), AddressClass::Loopback);
+    assert_eq!(class("10.0.0.8"), AddressClass::Private);
+    assert_eq!(class("172.20.1.1"), AddressClass::Private);
+    assert_eq!(class("192.168.0.1"), AddressClass::Private);
+    assert_eq!(class("100.100.100.200"), AddressClass::Private);
+    assert_eq!(class("fd00:ec2::254"), AddressClass::Private);
+    assert_eq!(class("169.254.169.254"), AddressClass::LinkLocal);
+    assert_eq!(class("fe80::1"), AddressClass::LinkLocal);
+    assert_eq!(class("0.0.0.0"), AddressClass::NotRoutable);
+    assert_eq!(class("255.255.255.255"), AddressClass::NotRoutable);
+    assert_eq!(class("224.0.0.1"), AddressClass::NotRoutable);
+    assert_eq!(class("93.184.216.34"), AddressClass::Public);
+    assert_eq!(class("2606:4700::1111"), AddressClass::Public);
+}
+
+/// Serves one canned response on loopback and returns its port.
+async fn one_shot_server(body: &'static str) -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        if let Ok((mut socket, _)) = listener.accept().await {
+            let mut buffer = vec![0u8; 4096];
+            let _ = socket.read(&mut buffer).await;
+            let response = format!(
+                "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = socket.write_all(response.as_bytes()).await;
+        }
+    });
+    port
+}
+
+/// A runtime of its own (its HTTP client belongs to this test's executor) with the probe loaded.
+fn runtime_and_probe(allow_private_networks: bool) -> (Runtime, runtime::LoadedComponent) {
+    let runtime = Runtime::new(runtime::RuntimeConfig {
+        allow_private_networks,
+        ..test_config()
+    })
+    .unwrap();
+    let component = runtime.load(probe_bytes()).unwrap();
+    (runtime, component)
+}
+
+fn http_request(url: String, origins: &[String]) -> runtime::RunRequest {
+    let mut request = invoke(json!({"op": "http", "url": url}), Services::default());
+    request.grants.http = Some(EgressPolicy::parse(origins).unwrap());
+    request
+}
+
+#[tokio::test]
+async fn an_approved_origin_is_reached_and_recorded() {
+    let (runtime, component) = runtime_and_probe(true);
+    let port = one_shot_server("hello").await;
+    let origin = format!("http://127.0.0.1:{port}");
+    let outcome = runtime
+        .run(
+            &component,
+            http_request(format!("{origin}/ping?key=k"), &[origin]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(outcome.record.status, RunStatus::Ok);
+    let attempt = &outcome.record.outbound_requests[0];
+    assert!(attempt.allowed);
+    assert_eq!(attempt.status, Some(200));
+    assert_eq!(attempt.response_bytes, 5);
+    assert_eq!(attempt.url, format!("http://127.0.0.1:{port}/ping"));
+    match outcome.output {
+        Some(runtime::Output::Json(text)) => {
+            assert_eq!(
+                serde_json::from_str::<serde_json::Value>(&text).unwrap()["body"],
+                "hello"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn internal_addresses_are_refused_even_when_declared() {
+    let (runtime, component) = runtime_and_probe(false);
+    let port = one_shot_server("secret").await;
+    for host in ["127.0.0.1", "localhost"] {
+        let origin = format!("http://{host}:{port}");
+        let outcome = runtime
+            .run(&component, http_request(format!("{origin}/"), &[origin]))
+            .await
+            .unwrap();
+        let message = guest_error(&outcome);
+        assert!(message.starts_with("forbidden"), "{host}: {message}");
+        let attempt = &outcome.record.outbound_requests[0];
+        assert!(!attempt.allowed);
+        let refusal = attempt.refusal.as_deref().unwrap();
+        assert!(refusal.contains("loopback"), "{host}: {refusal}");
+    }
+}
+
+#[tokio::test]
+async fn the_request_count_is_capped() {
+    let (runtime, component) = runtime_and_probe(false);
+    let origin = "https://api.example.com".to_string();
+    let mut request = http_request(format!("{origin}/"), &[origin]);
+    request.limits.outbound_requests_max = 0;
+    let outcome = runtime.run(&component, request).await.unwrap();
+    let message = guest_error(&outcome);
+    assert!(message.starts_with("limit-exceeded"), "{message}");
+    assert_eq!(outcome.record.outbound_requests.len(), 1);
+    assert!(!outcome.record.outbound_requests[0].allowed);
+}
+
+#[tokio::test]
+async fn a_response_over_its_cap_is_dropped_but_recorded_as_sent() {
+    let (runtime, component) = runtime_and_probe(true);
+    let port = one_shot_server("far too long a body").await;
+    let origin = format!("http://127.0.0.1:{port}");
+    let mut request = http_request(format!("{origin}/"), &[origin]);
+    request.limits.http_response_bytes_max = 4;
+    let outcome = runtime.run(&component, request).await.unwrap();
+    let message = guest_error(&outcome);
+    assert!(message.starts_with("limit-exceeded"), "{message}");
+    let attempt = &outcome.record.outbound_requests[0];
+    assert!(attempt.allowed, "the request went out");
+    assert!(attempt.refusal.as_deref().unwrap().contains("4 bytes"));
+}

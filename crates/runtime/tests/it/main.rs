@@ -1,0 +1,9 @@
+//! The runtime's one integration-test binary.
+
+mod abuse;
+mod cache;
+mod egress;
+mod guests;
+mod runs;
+mod support;
+mod wat;

@@ -1,0 +1,674 @@
+//! One workspace's content index: our HNSW over chunk embeddings, tantivy BM25 over chunk
+//! text, and which object owns which chunk. Files live in one directory:
+//!
+//! ```text
+//! LOCK              held (flock) by the one process that writes the index
+//! meta.json         format, embedding model id, dimensions
+//! vectors.snapshot  a checksummed vector-index snapshot
+//! vectors.log       checksummed operations since that snapshot (fsync'd per batch)
+//! keyword/          tantivy
+//! ```
+//!
+//! Crash safety: a batch is appended to `vectors.log` and fsync'd before it is applied in memory,
+//! and tantivy commits durably, all *before* the caller commits the chunks and its change-log
+//! cursor to the store. So after a kill -9 the files are never behind the store's cursor, and
+//! replaying events from the cursor is idempotent. A torn log tail is truncated; a damaged
+//! snapshot, log or keyword index is reported as a reason to rebuild from the store (which keeps
+//! every chunk's text and vector), never served.
+
+use std::collections::{HashMap, HashSet};
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+
+use document::Id;
+use serde::{Deserialize, Serialize};
+use vector_index::{
+    AllowedSet, Filter, Index, IndexConfig, LogEnd, Metric, Op, SearchOptions, decode_ops,
+    encode_op_into,
+};
+
+use crate::keyword::{Highlight, KeywordIndex};
+use crate::{Error, Result};
+
+/// Format of the directory layout and `meta.json`.
+pub const INDEX_FORMAT_VERSION: u32 = 1;
+
+/// When `vectors.log` grows past this, a new snapshot is written and the log emptied.
+pub const VECTOR_LOG_BYTES_MAX: u64 = 64 * 1024 * 1024;
+
+/// Tombstones (deleted or replaced vectors) tolerated before compaction, at least; beyond
+/// this, the index compacts once tombstones outnumber live vectors.
+pub const COMPACT_TOMBSTONES_MIN: usize = 1_024;
+
+/// Beam width for content searches: wider than the index default because a query asks for up
+/// to a few hundred candidates to fuse with keyword results.
+pub const SEARCH_EF: usize = 128;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+struct Meta {
+    format: u32,
+    model_id: String,
+    dimensions: usize,
+}
+
+/// A chunk as the index stores it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IndexedChunk {
+    pub chunk_id: u64,
+    /// Unit-length embedding of `text`.
+    pub vector: Vec<f32>,
+    /// What BM25 indexes: the heading path and the chunk text.
+    pub text: String,
+}
+
+/// The new set of chunks of one object (empty: the object is no longer indexed).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObjectUpdate {
+    pub object_id: Id,
+    pub chunks: Vec<IndexedChunk>,
+}
+
+/// Why an opened index must be rebuilt from the store before it can be trusted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RebuildReason {
+    /// No index files yet (first start, or the directory was removed).
+    New,
+    /// The embedding model or dimensions changed: every chunk must be re-embedded.
+    ModelChanged { was: String },
+    /// A file failed its checksum or could not be read; the message says which.
+    Damaged(String),
+}
+
+impl RebuildReason {
+    /// Whether the stored vectors are still usable (only the files need rebuilding).
+    pub fn vectors_reusable(&self) -> bool {
+        !matches!(self, RebuildReason::ModelChanged { .. })
+    }
+}
+
+impl std::fmt::Display for RebuildReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RebuildReason::New => write!(f, "no index yet"),
+            RebuildReason::ModelChanged { was } => {
+                write!(f, "the embedding model changed (was {was})")
+            }
+            RebuildReason::Damaged(what) => write!(f, "damaged: {what}"),
+        }
+    }
+}
+
+/// Sizes for the admin and the benchmarks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IndexStats {
+    pub chunks: usize,
+    pub objects: usize,
+    /// Bytes the vector index holds in memory.
+    pub vector_memory_bytes: usize,
+    /// Bytes of index files on disk (0 in memory).
+    pub disk_bytes: u64,
+    pub keyword_documents: u64,
+}
+
+/// A vector or keyword hit: the chunk and its score (cosine similarity, or BM25).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ChunkScore {
+    pub chunk_id: u64,
+    pub score: f32,
+}
+
+#[derive(Default)]
+struct Owners {
+    object_of: HashMap<u64, Id>,
+    chunks_of: HashMap<Id, Vec<u64>>,
+}
+
+impl Owners {
+    fn set(&mut self, object_id: Id, chunks: Vec<u64>) {
+        if let Some(old) = self.chunks_of.remove(&object_id) {
+            for id in old {
+                self.object_of.remove(&id);
+            }
+        }
+        for id in &chunks {
+            self.object_of.insert(*id, object_id);
+        }
+        if !chunks.is_empty() {
+            self.chunks_of.insert(object_id, chunks);
+        }
+    }
+}
+
+pub struct ContentIndex {
+    dir: Option<PathBuf>,
+    _lock: Option<File>,
+    model_id: String,
+    dimensions: usize,
+    vectors: RwLock<Index>,
+    /// The open log; `None` in memory. Held while a batch is written and applied, so that
+    /// snapshots never race with a batch.
+    log: Mutex<Option<(File, u64)>>,
+    keyword: KeywordIndex,
+    owners: RwLock<Owners>,
+}
+
+fn vector_config(dimensions: usize) -> IndexConfig {
+    IndexConfig::new(dimensions, Metric::Cosine)
+}
+
+fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir)?.sync_all()?;
+    Ok(())
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file, fsync, rename, fsync of the directory.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension("tmp");
+    {
+        let mut file = File::create(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+    }
+    fs::rename(&tmp, path)?;
+    if let Some(parent) = path.parent() {
+        sync_dir(parent)?;
+    }
+    Ok(())
+}
+
+fn dir_bytes(dir: &Path) -> u64 {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|entry| match entry.metadata() {
+            Ok(meta) if meta.is_dir() => dir_bytes(&entry.path()),
+            Ok(meta) => meta.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+impl ContentIndex {
+    /// Opens (or creates) the index in `dir`, or an in-memory one when `dir` is `None`.
+    /// Returns why it must be rebuilt from the store, if it must. Fails with
+    /// [`Error::Locked`] when another process holds the directory.
+    pub fn open(
+        dir: Option<&Path>,
+        model_id: &str,
+        dimensions: usize,
+    ) -> Result<(ContentIndex, Option<RebuildReason>)> {
+        let Some(dir) = dir else {
+            let index = ContentIndex {
+                dir: None,
+                _lock: None,
+                model_id: model_id.to_string(),
+                dimensions,
+                vectors: RwLock::new(Index::new(vector_config(dimensions))?),
+                log: Mutex::new(None),
+                keyword: KeywordIndex::open(None)?,
+                owners: RwLock::new(Owners::default()),
+            };
+            return Ok((index, Some(RebuildReason::New)));
+        };
+        fs::create_dir_all(dir)?;
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join("LOCK"))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => {
+                return Err(Error::Locked {
+                    path: dir.display().to_string(),
+                });
+            }
+            Err(fs::TryLockError::Error(error)) => return Err(error.into()),
+        }
+
+        let wanted = Meta {
+            format: INDEX_FORMAT_VERSION,
+            model_id: model_id.to_string(),
+            dimensions,
+        };
+        let meta_path = dir.join("meta.json");
+        let mut reason = match fs::read(&meta_path) {
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Some(RebuildReason::New),
+            Err(error) => return Err(error.into()),
+            Ok(bytes) => match serde_json::from_slice::<Meta>(&bytes) {
+                Err(error) => Some(RebuildReason::Damaged(format!("meta.json: {error}"))),
+                Ok(meta) if meta.format != INDEX_FORMAT_VERSION => {
+                    Some(RebuildReason::Damaged(format!(
+                        "index format {} (this build reads {INDEX_FORMAT_VERSION})",
+                        meta.format
+                    )))
+                }
+                Ok(meta) if meta.model_id != model_id || meta.dimensions != dimensions => {
+                    Some(RebuildReason::ModelChanged {
+                        was: format!("{} ({} dimensions)", meta.model_id, meta.dimensions),
+                    })
+                }
+                Ok(_) => None,
+            },
+        };
+
+        let snapshot_path = dir.join("vectors.snapshot");
+        let log_path = dir.join("vectors.log");
+        let mut vectors = Index::new(vector_config(dimensions))?;
+        if reason.is_none() {
+            match fs::read(&snapshot_path) {
+                Ok(bytes) => match Index::from_snapshot_bytes(&bytes) {
+                    Ok(index) if index.config().dimensions == dimensions => vectors = index,
+                    Ok(_) => {
+                        reason = Some(RebuildReason::Damaged(
+                            "vectors.snapshot has other dimensions".into(),
+                        ))
+                    }
+                    Err(error) => {
+                        reason = Some(RebuildReason::Damaged(format!("vectors.snapshot: {error}")))
+                    }
+                },
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+                Err(error) => return Err(error.into()),
+            }
+        }
+        let mut log_len = 0u64;
+        if reason.is_none() {
+            match fs::read(&log_path) {
+                Ok(bytes) => {
+                    let decoded = decode_ops(&bytes);
+                    match decoded.end {
+                        LogEnd::Corrupt => {
+                            reason = Some(RebuildReason::Damaged(format!(
+                                "vectors.log is damaged after byte {}",
+                                decoded.valid_bytes
+                            )));
+                        }
+                        LogEnd::Clean | LogEnd::TornTail => {
+                            if decoded.end == LogEnd::TornTail {
+                                tracing::warn!(
+                                    kept = decoded.valid_bytes,
+                                    dropped = bytes.len() - decoded.valid_bytes,
+                                    "truncating a torn tail of vectors.log"
+                                );
+                                let file = OpenOptions::new().write(true).open(&log_path)?;
+                                file.set_len(decoded.valid_bytes as u64)?;
+                                file.sync_all()?;
+                            }
+                            for op in &decoded.ops {
+                                if let Err(error) = vectors.apply(op) {
+                                    reason = Some(RebuildReason::Damaged(format!(
+                                        "vectors.log replay: {error}"
+                                    )));
+                                    break;
+                                }
+                            }
+                            log_len = decoded.valid_bytes as u64;
+                        }
+                    }
+                }
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+                Err(error) => return Err(error.into()),
+            }
+        }
+
+        let keyword_dir = dir.join("keyword");
+        let keyword = if reason.is_some() {
+            // Whatever is there is about to be rebuilt; start from an empty directory.
+            if keyword_dir.exists() {
+                fs::remove_dir_all(&keyword_dir)?;
+            }
+            KeywordIndex::open(Some(&keyword_dir))?
+        } else {
+            match KeywordIndex::open(Some(&keyword_dir)) {
+                Ok(keyword) => keyword,
+                Err(error) => {
+                    reason = Some(RebuildReason::Damaged(format!("keyword index: {error}")));
+                    fs::remove_dir_all(&keyword_dir)?;
+                    KeywordIndex::open(Some(&keyword_dir))?
+                }
+            }
+        };
+
+        if reason.is_some() {
+            vectors = Index::new(vector_config(dimensions))?;
+            keyword.clear()?;
+            let _ = fs::remove_file(&snapshot_path);
+            File::create(&log_path)?.sync_all()?;
+            log_len = 0;
+        }
+        write_atomically(
+            &meta_path,
+            &serde_json::to_vec_pretty(&wanted).map_err(|e| Error::Metadata(e.to_string()))?,
+        )?;
+        let log = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)?;
+        let index = ContentIndex {
+            dir: Some(dir.to_path_buf()),
+            _lock: Some(lock),
+            model_id: model_id.to_string(),
+            dimensions,
+            vectors: RwLock::new(vectors),
+            log: Mutex::new(Some((log, log_len))),
+            keyword,
+            owners: RwLock::new(Owners::default()),
+        };
+        Ok((index, reason))
+    }
+
+    pub fn model_id(&self) -> &str {
+        &self.model_id
+    }
+
+    pub fn dimensions(&self) -> usize {
+        self.dimensions
+    }
+
+    /// Tells the index which object owns each chunk, as the store says (at start).
+    pub fn set_owners(&self, owners: impl IntoIterator<Item = (u64, Id)>) -> Result<()> {
+        let mut grouped: HashMap<Id, Vec<u64>> = HashMap::new();
+        for (chunk, object) in owners {
+            grouped.entry(object).or_default().push(chunk);
+        }
+        let mut map = self.owners.write().map_err(|_| Error::Poisoned)?;
+        *map = Owners::default();
+        for (object, chunks) in grouped {
+            map.set(object, chunks);
+        }
+        Ok(())
+    }
+
+    /// Chunk ids the vector index should hold (per the owners) but does not: after a crash in
+    /// the middle of a batch, or files restored from an older copy. Cheap to repair from the
+    /// store's vectors.
+    pub fn missing_vectors(&self) -> Result<Vec<u64>> {
+        let owners = self.owners.read().map_err(|_| Error::Poisoned)?;
+        let vectors = self.vectors.read().map_err(|_| Error::Poisoned)?;
+        Ok(owners
+            .object_of
+            .keys()
+            .filter(|id| !vectors.contains(**id))
+            .copied()
+            .collect())
+    }
+
+    /// Inserts vectors the index lacks (see [`ContentIndex::missing_vectors`]), logged.
+    pub fn restore_vectors(&self, chunks: &[(u64, Vec<f32>)]) -> Result<()> {
+        let ops: Vec<Op> = chunks
+            .iter()
+            .map(|(id, vector)| Op::Insert {
+                id: *id,
+                vector: vector.clone(),
+            })
+            .collect();
+        self.write_ops(&ops)
+    }
+
+    /// The objects that own chunks now.
+    pub fn objects(&self) -> Result<Vec<Id>> {
+        let owners = self.owners.read().map_err(|_| Error::Poisoned)?;
+        Ok(owners.chunks_of.keys().copied().collect())
+    }
+
+    /// The object owning a chunk.
+    pub fn object_of(&self, chunk_id: u64) -> Result<Option<Id>> {
+        let owners = self.owners.read().map_err(|_| Error::Poisoned)?;
+        Ok(owners.object_of.get(&chunk_id).copied())
+    }
+
+    /// The chunk ids of the given objects.
+    pub fn chunks_of_objects(&self, objects: &HashSet<Id>) -> Result<HashSet<u64>> {
+        let owners = self.owners.read().map_err(|_| Error::Poisoned)?;
+        Ok(objects
+            .iter()
+            .filter_map(|object| owners.chunks_of.get(object))
+            .flatten()
+            .copied()
+            .collect())
+    }
+
+    /// Replaces the chunks of each object: durably (log fsync'd, tantivy committed) when this
+    /// returns, so the caller may then commit the same chunks and its cursor to the store.
+    /// Unchanged vectors are left alone, so an edit touches only the chunks that changed.
+    pub fn apply(&self, updates: &[ObjectUpdate]) -> Result<()> {
+        let mut ops = Vec::new();
+        {
+            let owners = self.owners.read().map_err(|_| Error::Poisoned)?;
+            let vectors = self.vectors.read().map_err(|_| Error::Poisoned)?;
+            for update in updates {
+                let new_ids: HashSet<u64> = update.chunks.iter().map(|c| c.chunk_id).collect();
+                for old in owners
+                    .chunks_of
+                    .get(&update.object_id)
+                    .into_iter()
+                    .flatten()
+                {
+                    if !new_ids.contains(old) {
+                        ops.push(Op::Delete { id: *old });
+                    }
+                }
+                for chunk in &update.chunks {
+                    if chunk.vector.len() != self.dimensions {
+                        return Err(Error::DimensionMismatch {
+                            expected: self.dimensions,
+                            got: chunk.vector.len(),
+                        });
+                    }
+                    let unchanged = vectors.vector(chunk.chunk_id).is_some_and(|stored| {
+                        stored
+                            .iter()
+                            .zip(&chunk.vector)
+                            .all(|(a, b)| (a - b).abs() <= 1e-6)
+                    });
+                    if !unchanged {
+                        ops.push(Op::Insert {
+                            id: chunk.chunk_id,
+                            vector: chunk.vector.clone(),
+                        });
+                    }
+                }
+            }
+        }
+        self.write_ops(&ops)?;
+        let keyword: Vec<(String, Vec<(u64, String)>)> = updates
+            .iter()
+            .map(|update| {
+                (
+                    update.object_id.to_string(),
+                    update
+                        .chunks
+                        .iter()
+                        .map(|c| (c.chunk_id, c.text.clone()))
+                        .collect(),
+                )
+            })
+            .collect();
+        self.keyword.replace(&keyword)?;
+        let mut owners = self.owners.write().map_err(|_| Error::Poisoned)?;
+        for update in updates {
+            owners.set(
+                update.object_id,
+                update.chunks.iter().map(|c| c.chunk_id).collect(),
+            );
+        }
+        Ok(())
+    }
+
+    /// Logs (fsync) then applies vector operations; snapshots when the log is long.
+    fn write_ops(&self, ops: &[Op]) -> Result<()> {
+        if ops.is_empty() {
+            return Ok(());
+        }
+        let mut log = self.log.lock().map_err(|_| Error::Poisoned)?;
+        if let Some((file, len)) = log.as_mut() {
+            let mut bytes = Vec::new();
+            for op in ops {
+                encode_op_into(op, &mut bytes)?;
+            }
+            file.write_all(&bytes)?;
+            file.sync_data()?;
+            *len += bytes.len() as u64;
+        }
+        let compacted = {
+            let mut vectors = self.vectors.write().map_err(|_| Error::Poisoned)?;
+            for op in ops {
+                vectors.apply(op)?;
+            }
+            // Every edit of a chunk leaves a tombstone; searches walk through them, so drop
+            // them once they are as many as the live vectors.
+            let stats = vectors.stats();
+            let compact = stats.tombstones >= COMPACT_TOMBSTONES_MIN
+                && stats.tombstones >= stats.live_vectors;
+            if compact {
+                vectors.compact();
+            }
+            compact
+        };
+        let long = log
+            .as_ref()
+            .is_some_and(|(_, len)| *len > VECTOR_LOG_BYTES_MAX);
+        if long || compacted {
+            self.snapshot_locked(&mut log)?;
+        }
+        Ok(())
+    }
+
+    /// Writes a snapshot and empties the log. The log lock is held throughout.
+    fn snapshot_locked(&self, log: &mut Option<(File, u64)>) -> Result<()> {
+        let Some(dir) = &self.dir else {
+            return Ok(());
+        };
+        let bytes = self
+            .vectors
+            .read()
+            .map_err(|_| Error::Poisoned)?
+            .to_snapshot_bytes();
+        write_atomically(&dir.join("vectors.snapshot"), &bytes)?;
+        // A crash here leaves a snapshot that already contains the log's operations; replaying
+        // them again is idempotent.
+        if let Some((file, len)) = log.as_mut() {
+            file.set_len(0)?;
+            file.sync_all()?;
+            *len = 0;
+        }
+        Ok(())
+    }
+
+    /// Writes a snapshot now (after a rebuild, and at shutdown).
+    pub fn snapshot(&self) -> Result<()> {
+        let mut log = self.log.lock().map_err(|_| Error::Poisoned)?;
+        self.snapshot_locked(&mut log)
+    }
+
+    /// Empties the index before a rebuild from the store.
+    pub fn clear(&self) -> Result<()> {
+        let mut log = self.log.lock().map_err(|_| Error::Poisoned)?;
+        *self.vectors.write().map_err(|_| Error::Poisoned)? =
+            Index::new(vector_config(self.dimensions))?;
+        if let Some((file, len)) = log.as_mut() {
+            file.set_len(0)?;
+            file.sync_all()?;
+            *len = 0;
+        }
+        drop(log);
+        self.keyword.clear()?;
+        *self.owners.write().map_err(|_| Error::Poisoned)? = Owners::default();
+        Ok(())
+    }
+
+    /// The `k` chunks nearest to `query` among `allowed`, most similar first.
+    pub fn semantic(
+        &self,
+        query: &[f32],
+        k: usize,
+        allowed: &HashSet<u64>,
+    ) -> Result<Vec<ChunkScore>> {
+        if k == 0 || allowed.is_empty() {
+            return Ok(Vec::new());
+        }
+        let allowed = AllowedSet::new(allowed.iter().copied());
+        let vectors = self.vectors.read().map_err(|_| Error::Poisoned)?;
+        let k = k.min(vector_index::RESULTS_MAX);
+        let result = vectors.search_with(
+            query,
+            k,
+            &SearchOptions {
+                filter: Some(Filter::Allowed(&allowed)),
+                ef_search: Some(SEARCH_EF.max(k)),
+                ..SearchOptions::default()
+            },
+        )?;
+        Ok(result
+            .hits
+            .iter()
+            .map(|hit| ChunkScore {
+                chunk_id: hit.id,
+                score: 1.0 - hit.distance,
+            })
+            .collect())
+    }
+
+    /// The best `k` chunks for `query` by BM25 among `allowed`, best first.
+    pub fn keyword(
+        &self,
+        query: &str,
+        k: usize,
+        allowed: Arc<HashSet<u64>>,
+    ) -> Result<Vec<ChunkScore>> {
+        if allowed.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(self
+            .keyword
+            .search(query, k, Some(allowed))?
+            .into_iter()
+            .map(|(chunk_id, score)| ChunkScore { chunk_id, score })
+            .collect())
+    }
+
+    /// Highlighted passages of `texts` for `query`.
+    pub fn highlight(&self, query: &str, texts: &[&str]) -> Result<Vec<Highlight>> {
+        self.keyword.highlight(query, texts)
+    }
+
+    pub fn stats(&self) -> Result<IndexStats> {
+        let owners = self.owners.read().map_err(|_| Error::Poisoned)?;
+        let vectors = self.vectors.read().map_err(|_| Error::Poisoned)?;
+        Ok(IndexStats {
+            chunks: vectors.len(),
+            objects: owners.chunks_of.len(),
+            vector_memory_bytes: vectors.stats().memory.total_bytes(),
+            disk_bytes: self.dir.as_deref().map(dir_bytes).unwrap_or(0),
+            keyword_documents: self.keyword.len(),
+        })
+    }
+}
+
+/// Reciprocal-rank fusion (Cormack et al.): each list adds `1 / (K + rank)` for each chunk it
+/// ranks; `K = 60` as in the paper. Returns chunks best first with their fused scores.
+pub const RRF_K: f32 = 60.0;
+
+pub fn reciprocal_rank_fusion(lists: &[&[ChunkScore]]) -> Vec<ChunkScore> {
+    let mut fused: HashMap<u64, f32> = HashMap::new();
+    for list in lists {
+        for (rank, hit) in list.iter().enumerate() {
+            *fused.entry(hit.chunk_id).or_insert(0.0) += 1.0 / (RRF_K + rank as f32 + 1.0);
+        }
+    }
+    let mut out: Vec<ChunkScore> = fused
+        .into_iter()
+        .map(|(chunk_id, score)| ChunkScore { chunk_id, score })
+        .collect();
+    out.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then_with(|| a.chunk_id.cmp(&b.chunk_id))
+    });
+    out
+}

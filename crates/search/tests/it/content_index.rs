@@ -1,0 +1,210 @@
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use document::Id;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use search::{ContentIndex, IndexedChunk, ObjectUpdate, RebuildReason, reciprocal_rank_fusion};
+
+const DIMENSIONS: usize = 16;
+
+fn unit(rng: &mut StdRng) -> Vec<f32> {
+    let v: Vec<f32> = (0..DIMENSIONS)
+        .map(|_| rng.random_range(-1.0f32..1.0))
+        .collect();
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    v.into_iter().map(|x| x / norm).collect()
+}
+
+/// 50 objects with 3 chunks each; chunk text names its object.
+fn corpus(seed: u64) -> Vec<ObjectUpdate> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    (0..50u128)
+        .map(|o| ObjectUpdate {
+            object_id: Id::from_u128(o + 1),
+            chunks: (0..3u64)
+                .map(|c| IndexedChunk {
+                    chunk_id: (o as u64) * 10 + c + 1,
+                    vector: unit(&mut rng),
+                    text: format!("object{o} part{c} shared words"),
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+fn all_chunks(updates: &[ObjectUpdate]) -> HashSet<u64> {
+    updates
+        .iter()
+        .flat_map(|u| u.chunks.iter().map(|c| c.chunk_id))
+        .collect()
+}
+
+#[test]
+fn searches_are_restricted_to_the_allowed_chunks() {
+    let (index, reason) = ContentIndex::open(None, "test", DIMENSIONS).unwrap();
+    assert_eq!(reason, Some(RebuildReason::New));
+    let updates = corpus(1);
+    index.apply(&updates).unwrap();
+    let allowed: HashSet<u64> = [11, 12, 13, 201].into_iter().collect();
+    let query = updates[1].chunks[0].vector.clone();
+    let semantic = index.semantic(&query, 10, &allowed).unwrap();
+    assert_eq!(
+        semantic[0].chunk_id, 11,
+        "the query's own chunk ranks first"
+    );
+    assert!(semantic.iter().all(|h| allowed.contains(&h.chunk_id)));
+    assert_eq!(semantic.len(), 4);
+    let keyword = index
+        .keyword("shared", 100, Arc::new(allowed.clone()))
+        .unwrap();
+    let got: HashSet<u64> = keyword.iter().map(|h| h.chunk_id).collect();
+    assert_eq!(got, allowed);
+    let keyword = index
+        .keyword("object1", 10, Arc::new(all_chunks(&updates)))
+        .unwrap();
+    let got: HashSet<u64> = keyword.iter().map(|h| h.chunk_id).collect();
+    assert_eq!(got, [11, 12, 13].into_iter().collect());
+    assert!(
+        index
+            .semantic(&query, 10, &HashSet::new())
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
+fn replacing_an_object_drops_its_old_chunks() {
+    let (index, _) = ContentIndex::open(None, "test", DIMENSIONS).unwrap();
+    let mut updates = corpus(2);
+    index.apply(&updates).unwrap();
+    updates[0].chunks.truncate(1);
+    updates[0].chunks[0].text = "renamed".into();
+    index.apply(&updates[..1]).unwrap();
+    index
+        .apply(&[ObjectUpdate {
+            object_id: Id::from_u128(2),
+            chunks: Vec::new(),
+        }])
+        .unwrap();
+    let stats = index.stats().unwrap();
+    assert_eq!(stats.chunks, 150 - 2 - 3);
+    assert_eq!(stats.objects, 49);
+    assert_eq!(stats.keyword_documents, 145);
+    let everything: HashSet<u64> = (0..1000).collect();
+    assert!(
+        index
+            .keyword("object1", 10, Arc::new(everything.clone()))
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        index.keyword("renamed", 10, Arc::new(everything)).unwrap()[0].chunk_id,
+        1
+    );
+}
+
+#[test]
+fn the_files_survive_an_abrupt_stop_and_damage_is_reported_not_served() {
+    let dir = std::env::temp_dir().join(format!("trellis-search-{}", Id::new()));
+    let updates = corpus(3);
+    let query = updates[7].chunks[2].vector.clone();
+    let everything = all_chunks(&updates);
+    let before;
+    {
+        let (index, reason) = ContentIndex::open(Some(&dir), "test", DIMENSIONS).unwrap();
+        assert_eq!(reason, Some(RebuildReason::New));
+        // A second process can't open it while this one holds it.
+        assert_eq!(
+            ContentIndex::open(Some(&dir), "test", DIMENSIONS)
+                .err()
+                .unwrap()
+                .code(),
+            "index_locked"
+        );
+        index.apply(&updates).unwrap();
+        before = index.semantic(&query, 5, &everything).unwrap();
+        // Dropped without a snapshot: only the log and tantivy's commits are on disk.
+    }
+    {
+        let (index, reason) = ContentIndex::open(Some(&dir), "test", DIMENSIONS).unwrap();
+        assert_eq!(reason, None, "a clean reopen needs no rebuild");
+        assert_eq!(index.semantic(&query, 5, &everything).unwrap(), before);
+        assert_eq!(index.stats().unwrap().keyword_documents, 150);
+        index.snapshot().unwrap();
+    }
+    // A torn write at the end of the log is cut off; the rest is kept.
+    {
+        use std::io::Write;
+        let mut log = std::fs::OpenOptions::new()
+            .append(true)
+            .open(dir.join("vectors.log"))
+            .unwrap();
+        log.write_all(&[9, 0, 0]).unwrap();
+    }
+    {
+        let (index, reason) = ContentIndex::open(Some(&dir), "test", DIMENSIONS).unwrap();
+        assert_eq!(reason, None);
+        assert_eq!(index.semantic(&query, 5, &everything).unwrap(), before);
+    }
+    // A flipped byte in the snapshot is caught by its checksum.
+    let snapshot = dir.join("vectors.snapshot");
+    let mut bytes = std::fs::read(&snapshot).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x40;
+    std::fs::write(&snapshot, bytes).unwrap();
+    {
+        let (index, reason) = ContentIndex::open(Some(&dir), "test", DIMENSIONS).unwrap();
+        assert!(
+            matches!(reason, Some(RebuildReason::Damaged(ref what)) if what.contains("vectors.snapshot")),
+            "{reason:?}"
+        );
+        assert_eq!(
+            index.stats().unwrap().chunks,
+            0,
+            "nothing damaged is served"
+        );
+    }
+    // Another model's index is not reused.
+    let (_, reason) = ContentIndex::open(Some(&dir), "other-model", DIMENSIONS).unwrap();
+    assert!(matches!(reason, Some(RebuildReason::ModelChanged { .. })));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn reciprocal_rank_fusion_rewards_agreement() {
+    use search::ChunkScore;
+    let a = [
+        ChunkScore {
+            chunk_id: 1,
+            score: 0.9,
+        },
+        ChunkScore {
+            chunk_id: 2,
+            score: 0.8,
+        },
+        ChunkScore {
+            chunk_id: 3,
+            score: 0.7,
+        },
+    ];
+    let b = [
+        ChunkScore {
+            chunk_id: 3,
+            score: 9.0,
+        },
+        ChunkScore {
+            chunk_id: 4,
+            score: 8.0,
+        },
+        ChunkScore {
+            chunk_id: 1,
+            score: 7.0,
+        },
+    ];
+    let fused: Vec<u64> = reciprocal_rank_fusion(&[&a, &b])
+        .iter()
+        .map(|h| h.chunk_id)
+        .collect();
+    assert_eq!(fused, vec![1, 3, 2, 4]);
+}

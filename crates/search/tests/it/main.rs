@@ -1,0 +1,2 @@
+mod chunking;
+mod content_index;
