@@ -10,6 +10,9 @@ use std::collections::BinaryHeap;
 
 use crate::store::{Scorer, VectorStore};
 
+/// `u32` words in a 64-byte cache line.
+const WORDS_PER_CACHE_LINE: usize = 16;
+
 /// Marks a node without upper layers in `upper_offsets`.
 const NO_UPPER: u32 = u32::MAX;
 
@@ -41,13 +44,14 @@ impl PartialOrd for Scored {
     }
 }
 
-/// Which slots a search has already scored. A bitset costs one bit per slot, so allocating a
-/// fresh one per search stays cheap and keeps `search` free of shared mutable state.
-pub(crate) struct Visited {
+/// A set of slots as one bit per slot: which slots a search has already seen, or which slots a
+/// filter allows. Allocating a fresh one per search stays cheap (15 KB for 120k slots) and keeps
+/// `search` free of shared mutable state.
+pub(crate) struct SlotBits {
     bits: Vec<u64>,
 }
 
-impl Visited {
+impl SlotBits {
     pub fn new(slots: usize) -> Self {
         Self {
             bits: vec![0; slots.div_ceil(64)],
@@ -58,6 +62,17 @@ impl Visited {
         self.bits[slot as usize / 64] & (1u64 << (slot % 64)) != 0
     }
 
+    /// Marks `slot` if `condition` holds and it was not marked before, returning whether it did,
+    /// without a branch on either.
+    #[inline]
+    pub fn insert_when(&mut self, slot: u32, condition: bool) -> bool {
+        let word = &mut self.bits[slot as usize / 64];
+        let mask = 1u64 << (slot % 64);
+        let fresh = condition & (*word & mask == 0);
+        *word |= mask & u64::from(fresh).wrapping_neg();
+        fresh
+    }
+
     /// Marks `slot`, returning true if it was not marked before.
     #[inline]
     pub fn insert(&mut self, slot: u32) -> bool {
@@ -66,6 +81,66 @@ impl Visited {
         let fresh = *word & mask == 0;
         *word |= mask;
         fresh
+    }
+}
+
+/// The two heaps of SEARCH-LAYER: candidates still to expand (closest first) and the best `ef`
+/// accepted results so far (furthest on top, so it can be evicted).
+struct Beam {
+    ef: usize,
+    candidates: BinaryHeap<std::cmp::Reverse<Scored>>,
+    results: BinaryHeap<Scored>,
+}
+
+impl Beam {
+    fn new(ef: usize) -> Self {
+        Self {
+            ef,
+            candidates: BinaryHeap::with_capacity(ef * 2),
+            results: BinaryHeap::with_capacity(ef + 1),
+        }
+    }
+
+    /// Whether a node at `distance` could still improve the results.
+    #[inline]
+    fn admits(&self, distance: f32) -> bool {
+        self.results.len() < self.ef
+            || self
+                .results
+                .peek()
+                .is_some_and(|furthest| distance < furthest.distance)
+    }
+
+    /// Queues `candidate` for expansion, and keeps it as a result if it is `accepted`.
+    #[inline]
+    fn offer(&mut self, candidate: Scored, accepted: bool) {
+        self.candidates.push(std::cmp::Reverse(candidate));
+        if accepted {
+            self.results.push(candidate);
+            if self.results.len() > self.ef {
+                self.results.pop();
+            }
+        }
+    }
+
+    /// The closest unexpanded candidate, or `None` once it is further than every result (the
+    /// paper's stopping rule) or nothing is left.
+    #[inline]
+    fn next_to_expand(&mut self) -> Option<Scored> {
+        let std::cmp::Reverse(closest) = self.candidates.pop()?;
+        if self.results.len() >= self.ef
+            && self
+                .results
+                .peek()
+                .is_some_and(|furthest| closest.distance > furthest.distance)
+        {
+            return None;
+        }
+        Some(closest)
+    }
+
+    fn into_sorted(self) -> Vec<Scored> {
+        self.results.into_sorted_vec()
     }
 }
 
@@ -244,6 +319,13 @@ impl Graph {
         offset
     }
 
+    pub fn shrink_to_fit(&mut self) {
+        self.levels.shrink_to_fit();
+        self.layer0.shrink_to_fit();
+        self.upper_offsets.shrink_to_fit();
+        self.upper.shrink_to_fit();
+    }
+
     pub fn heap_bytes(&self) -> usize {
         self.levels.capacity()
             + (self.layer0.capacity() + self.upper_offsets.capacity() + self.upper.capacity())
@@ -258,14 +340,14 @@ impl Graph {
         layer: usize,
         distance_computations: &mut usize,
     ) -> Scored {
+        let mut distances: Vec<f32> = Vec::with_capacity(self.capacity(layer));
         loop {
             let mut improved = false;
-            for &neighbor in self.neighbors(current.slot, layer) {
-                let candidate = Scored {
-                    distance: scorer.distance(neighbor),
-                    slot: neighbor,
-                };
-                *distance_computations += 1;
+            let neighbors = self.neighbors(current.slot, layer);
+            scorer.distances(neighbors, &mut distances);
+            *distance_computations += neighbors.len();
+            for (&slot, &distance) in neighbors.iter().zip(&distances) {
+                let candidate = Scored { distance, slot };
                 if candidate < current {
                     current = candidate;
                     improved = true;
@@ -290,55 +372,127 @@ impl Graph {
         entry_points: &[Scored],
         ef: usize,
         layer: usize,
-        accept: &dyn Fn(u32) -> bool,
-        visited: &mut Visited,
+        accept: &impl Fn(u32) -> bool,
+        visited: &mut SlotBits,
         distance_computations: &mut usize,
     ) -> Vec<Scored> {
-        let mut candidates: BinaryHeap<std::cmp::Reverse<Scored>> = BinaryHeap::new();
-        let mut results: BinaryHeap<Scored> = BinaryHeap::with_capacity(ef + 1);
+        let mut beam = Beam::new(ef);
         for entry in entry_points {
             if visited.insert(entry.slot) {
-                candidates.push(std::cmp::Reverse(*entry));
-                if accept(entry.slot) {
-                    results.push(*entry);
-                    if results.len() > ef {
-                        results.pop();
-                    }
+                beam.offer(*entry, accept(entry.slot));
+            }
+        }
+        // Unseen neighbours are gathered before any is scored: the distance computations of one
+        // expansion then have no branches between them, so the CPU overlaps their memory reads.
+        let mut fresh: Vec<u32> = Vec::with_capacity(self.capacity(layer));
+        let mut distances: Vec<f32> = Vec::with_capacity(self.capacity(layer));
+        while let Some(closest) = beam.next_to_expand() {
+            fresh.clear();
+            fresh.extend(
+                self.neighbors(closest.slot, layer)
+                    .iter()
+                    .filter(|neighbor| visited.insert(**neighbor)),
+            );
+            *distance_computations += fresh.len();
+            scorer.distances(&fresh, &mut distances);
+            for (&slot, &distance) in fresh.iter().zip(&distances) {
+                if beam.admits(distance) {
+                    beam.offer(Scored { distance, slot }, accept(slot));
                 }
             }
         }
-        while let Some(std::cmp::Reverse(closest)) = candidates.pop() {
-            if results.len() >= ef
-                && let Some(furthest) = results.peek()
-                && closest.distance > furthest.distance
-            {
-                break;
-            }
-            for &neighbor in self.neighbors(closest.slot, layer) {
-                if !visited.insert(neighbor) {
-                    continue;
-                }
-                let distance = scorer.distance(neighbor);
-                *distance_computations += 1;
-                let bound = results
-                    .peek()
-                    .map_or(f32::INFINITY, |furthest| furthest.distance);
-                if results.len() < ef || distance < bound {
-                    let candidate = Scored {
-                        distance,
-                        slot: neighbor,
-                    };
-                    candidates.push(std::cmp::Reverse(candidate));
-                    if accept(neighbor) {
-                        results.push(candidate);
-                        if results.len() > ef {
-                            results.pop();
-                        }
+        beam.into_sorted()
+    }
+
+    /// SEARCH-LAYER on layer 0 for a restrictive filter, after ACORN-1 (Patel et al., 2024):
+    /// only allowed nodes are scored and expanded. A rejected neighbour is not scored; the search
+    /// looks through it at its own neighbours instead, so the walk stays on the allowed nodes
+    /// while using the links of the rejected ones as bridges. Each expansion crosses bridges
+    /// only until it has two rows' worth of allowed nodes to score (direct neighbours first),
+    /// which bounds its cost when most neighbours are allowed.
+    ///
+    /// Compared with traversing rejected nodes (`search_layer` with a predicate), this scores
+    /// no node the filter rejects, which at 10% selectivity is nine distances in ten.
+    pub fn search_layer_two_hop(
+        &self,
+        scorer: &Scorer<'_>,
+        entry: Scored,
+        ef: usize,
+        allowed: &impl Fn(u32) -> bool,
+        visited: &mut SlotBits,
+        distance_computations: &mut usize,
+    ) -> Vec<Scored> {
+        let row_capacity = self.capacity(0);
+        // Allowed nodes an expansion gathers before it stops crossing bridges. Two rows' worth
+        // measured best on WordNet at 10%: one row's worth needed a wider beam for the same
+        // recall, and crossing every bridge gained nothing more.
+        let gather_max = 2 * row_capacity;
+        let mut beam = Beam::new(ef);
+        visited.insert(entry.slot);
+        // The entry point comes from the unfiltered upper layers and may be rejected; it is still
+        // where the walk starts.
+        beam.offer(entry, allowed(entry.slot));
+        // `fresh[..gathered]` holds the allowed nodes to score; the rest is room for one more
+        // row, so that a row can be gathered without a bounds check per link.
+        let mut fresh: Vec<u32> = vec![0; gather_max + row_capacity];
+        let mut bridges: Vec<u32> = Vec::with_capacity(row_capacity);
+        let mut bridge_rows: Vec<usize> = Vec::with_capacity(row_capacity);
+        let mut distances: Vec<f32> = Vec::with_capacity(gather_max + row_capacity);
+        while let Some(closest) = beam.next_to_expand() {
+            let mut gathered = 0usize;
+            bridges.clear();
+            for &neighbor in self.neighbors(closest.slot, 0) {
+                if allowed(neighbor) {
+                    if visited.insert(neighbor) {
+                        fresh[gathered] = neighbor;
+                        gathered += 1;
                     }
+                } else if !visited.contains(neighbor) {
+                    bridges.push(neighbor);
+                }
+            }
+            // The bridges' rows are scattered in memory. Reading a word from every cache line
+            // of every row in one tight loop, before any row is walked, puts all those cache
+            // misses in flight at once instead of one after another.
+            bridge_rows.clear();
+            bridge_rows.extend(bridges.iter().map(|bridge| self.row_start(*bridge, 0)));
+            let row_words = 1 + row_capacity;
+            let touched: u32 = bridge_rows
+                .iter()
+                .flat_map(|start| {
+                    (0..row_words)
+                        .step_by(WORDS_PER_CACHE_LINE)
+                        .map(move |word| start + word)
+                })
+                .map(|word| self.layer0[word])
+                .fold(0, u32::wrapping_add);
+            std::hint::black_box(touched);
+            // A bridge is marked seen only when its row is read, so a bridge left out here by
+            // the cap can still be crossed from a later expansion.
+            for (&bridge, &start) in bridges.iter().zip(&bridge_rows) {
+                if gathered >= gather_max {
+                    break;
+                }
+                visited.insert(bridge);
+                let count = self.layer0[start] as usize;
+                for &second in &self.layer0[start + 1..start + 1 + count] {
+                    // Branch-free: a link is written either way and kept by advancing the end,
+                    // because whether a link is allowed is a coin toss the CPU cannot predict.
+                    let keep = visited.insert_when(second, allowed(second));
+                    fresh[gathered] = second;
+                    gathered += usize::from(keep);
+                }
+            }
+            let fresh = &fresh[..gathered];
+            *distance_computations += fresh.len();
+            scorer.distances(fresh, &mut distances);
+            for (&slot, &distance) in fresh.iter().zip(&distances) {
+                if beam.admits(distance) {
+                    beam.offer(Scored { distance, slot }, true);
                 }
             }
         }
-        results.into_sorted_vec()
+        beam.into_sorted()
     }
 
     /// Inserts `slot` (already pushed with `push_node`) whose vector is behind `scorer`.
@@ -368,7 +522,7 @@ impl Graph {
         let mut entry_points = vec![current];
         let top = usize::from(level.min(self.max_level));
         for layer in (0..=top).rev() {
-            let mut visited = Visited::new(self.slots());
+            let mut visited = SlotBits::new(self.slots());
             visited.insert(slot);
             let found = self.search_layer(
                 scorer,
@@ -383,12 +537,7 @@ impl Graph {
             // tombstones are used only when nothing live was found.
             let live: Vec<Scored> = found.iter().copied().filter(|c| is_live(c.slot)).collect();
             let pool = if live.is_empty() { &found } else { &live };
-            let selected = select_neighbors(
-                store,
-                pool,
-                self.neighbors_per_node,
-                params.keep_pruned_connections,
-            );
+            let selected = select_neighbors(store, pool, self.neighbors_per_node, false);
             let links: Vec<u32> = selected.iter().map(|c| c.slot).collect();
             self.set_neighbors(slot, layer, &links);
             for neighbor in selected {
@@ -415,15 +564,14 @@ impl Graph {
             return;
         }
         let scorer = store.slot_scorer(from);
-        let mut pool: Vec<Scored> = self
-            .neighbors(from, layer)
-            .iter()
-            .chain(std::iter::once(&to))
-            .map(|&slot| Scored {
-                distance: scorer.distance(slot),
-                slot,
-            })
-            .collect();
+        let mut slots: Vec<u32> = Vec::with_capacity(self.capacity(layer) + 1);
+        slots.extend_from_slice(self.neighbors(from, layer));
+        slots.push(to);
+        let mut pool: Vec<Scored> = Vec::with_capacity(slots.len());
+        scorer.each_distance(&slots, |slot, distance| {
+            pool.push(Scored { distance, slot });
+            true
+        });
         pool.sort_unstable();
         let selected = select_neighbors(
             store,
@@ -448,19 +596,19 @@ pub(crate) fn select_neighbors(
     keep_pruned_connections: bool,
 ) -> Vec<Scored> {
     let mut selected: Vec<Scored> = Vec::with_capacity(limit);
+    let mut selected_slots: Vec<u32> = Vec::with_capacity(limit);
     let mut discarded: Vec<Scored> = Vec::new();
     for candidate in pool {
         if selected.len() >= limit {
             break;
         }
-        let diverse = selected.is_empty() || {
-            let scorer = store.slot_scorer(candidate.slot);
-            selected
-                .iter()
-                .all(|kept| scorer.distance(kept.slot) >= candidate.distance)
-        };
+        let diverse = selected.is_empty()
+            || !store
+                .slot_scorer(candidate.slot)
+                .any_closer_than(&selected_slots, candidate.distance);
         if diverse {
             selected.push(*candidate);
+            selected_slots.push(candidate.slot);
         } else {
             discarded.push(*candidate);
         }

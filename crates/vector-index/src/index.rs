@@ -1,15 +1,21 @@
 //! The index: external ids, tombstones, storage and graph, and the operations over them.
 
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::BinaryHeap;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
 
 use crate::distance::{Metric, prepare_vector};
 use crate::error::{Error, Result};
 use crate::filter::{
-    Filter, Plan, PlannerInputs, SELECTIVITY_SAMPLE_MAX, Strategy, StrategyChoice, plan, widened_ef,
+    Filter, Plan, PlannerInputs, ResolvedSlots, SELECTIVITY_SAMPLE_MAX, Strategy, StrategyChoice,
+    TWO_HOP_SELECTIVITY_MAX, plan, widened_ef,
 };
-use crate::graph::{BuildParams, Graph, LEVELS_MAX, Scored, SplitMix64, Visited, select_neighbors};
+use crate::graph::{
+    BuildParams, Graph, LEVELS_MAX, Scored, SlotBits, SplitMix64, select_neighbors,
+};
 use crate::oplog::Op;
-use crate::store::VectorStore;
+use crate::slot_map::{self, SlotMap};
+use crate::store::{Scorer, VectorStore};
 use crate::{
     DIMENSIONS_MAX, EF_MAX, NEIGHBORS_PER_NODE_MAX, NEIGHBORS_PER_NODE_MIN, RESULTS_MAX, SLOTS_MAX,
     SQ8_TRAINING_VECTORS_MAX,
@@ -173,6 +179,27 @@ pub struct Stats {
     pub memory: MemoryReport,
 }
 
+/// A search's filter, with the allowed set's slots when it is an explicit set.
+struct ActiveFilter<'a> {
+    filter: &'a Filter<'a>,
+    resolved: Option<&'a ResolvedSlots>,
+}
+
+/// An SQ8 scan with re-ranking keeps `max(k · SCAN_RERANK_FACTOR, k + SCAN_RERANK_EXTRA)`
+/// candidates by their codes and re-scores them exactly. The true top 10 of WordNet's vectors
+/// all ranked within the top 40 by codes; the extra covers small `k`.
+const SCAN_RERANK_FACTOR: usize = 4;
+const SCAN_RERANK_EXTRA: usize = 32;
+
+/// The largest copy of codes an allowed set keeps for scanning (`ResolvedSlots::gathered_codes`):
+/// 16 MiB is about 44,000 rows of 384 dimensions, far more than the planner ever scans.
+/// Scanning a 1% set of WordNet's codes from one block instead of scattered rows measured
+/// about 1.5x faster.
+const GATHERED_CODES_BYTES_MAX: usize = 16 << 20;
+
+/// Slots an unresolved scan gathers before scoring them, four rows at a time.
+const SCAN_BLOCK_SLOTS: usize = 256;
+
 /// A graph-based approximate-nearest-neighbour index over caller-chosen `u64` ids.
 ///
 /// Mutation takes `&mut self` and search `&self`; the type is `Send + Sync`, so callers that
@@ -183,12 +210,22 @@ pub struct Index {
     /// External id by slot; tombstoned slots keep theirs for diagnostics.
     pub(crate) ids: Vec<u64>,
     /// Slot by external id, for live vectors only.
-    pub(crate) slot_of: HashMap<u64, u32>,
+    pub(crate) slot_of: SlotMap,
     pub(crate) deleted: Vec<bool>,
     pub(crate) tombstones: usize,
     pub(crate) graph: Graph,
     pub(crate) store: VectorStore,
     pub(crate) level_rng: SplitMix64,
+    /// Names this index's current contents: drawn afresh from a process-wide counter on creation
+    /// and on every change, so no two different states ever share one (a clone shares its
+    /// original's only until either changes). Allowed sets key their resolved slots by it.
+    pub(crate) state_id: u64,
+}
+
+/// A state id never used before in this process.
+pub(crate) fn next_state_id() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, AtomicOrdering::Relaxed)
 }
 
 impl Index {
@@ -197,12 +234,13 @@ impl Index {
         config.validate()?;
         Ok(Self {
             ids: Vec::new(),
-            slot_of: HashMap::new(),
+            slot_of: slot_map::with_capacity(0),
             deleted: Vec::new(),
             tombstones: 0,
             graph: Graph::new(config.neighbors_per_node),
             store: VectorStore::new(config.metric, config.dimensions),
             level_rng: SplitMix64 { state: config.seed },
+            state_id: next_state_id(),
             config,
         })
     }
@@ -269,6 +307,7 @@ impl Index {
         };
         self.deleted[slot as usize] = true;
         self.tombstones += 1;
+        self.state_id = next_state_id();
         true
     }
 
@@ -292,6 +331,7 @@ impl Index {
     }
 
     fn insert_prepared(&mut self, id: u64, vector: &[f32]) {
+        self.state_id = next_state_id();
         let level = self.level_rng.next_level(self.config.neighbors_per_node);
         self.store.push(vector);
         let slot = self.graph.push_node(level);
@@ -371,11 +411,16 @@ impl Index {
             });
         }
         let live = self.len();
+        let resolved = match options.filter {
+            Some(Filter::Allowed(set)) => {
+                Some(set.resolved(self.state_id, |ids| self.resolve(ids)))
+            }
+            _ => None,
+        };
         let allowed_estimate = match options.filter {
             None => live,
-            // Ids in the set that are not in the index only make the estimate err towards
-            // the graph, whose cost grows slowly; counting them exactly would cost a lookup each.
-            Some(Filter::Allowed(set)) => set.len(),
+            // Resolving the set counted exactly the allowed ids that are live here.
+            Some(Filter::Allowed(_)) => resolved.as_ref().map_or(0, |r| r.slots.len()),
             Some(Filter::Predicate {
                 allowed_count_estimate: Some(estimate),
                 ..
@@ -405,10 +450,14 @@ impl Index {
                 exact_distances: self.store.exact.is_some(),
             });
         }
+        let filter = options.filter.as_ref().map(|filter| ActiveFilter {
+            filter,
+            resolved: resolved.as_deref(),
+        });
         match plan.strategy {
-            Strategy::Exact => Ok(self.scan(&query, k, options.filter.as_ref(), plan)),
+            Strategy::Exact => Ok(self.scan(&query, k, filter.as_ref(), plan)),
             Strategy::Graph | Strategy::GraphFiltered => {
-                Ok(self.graph_search(&query, k, ef, options.filter.as_ref(), plan))
+                Ok(self.graph_search(&query, k, ef, filter.as_ref(), plan))
             }
         }
     }
@@ -440,16 +489,113 @@ impl Index {
         (allowed as f64 / sampled as f64 * self.len() as f64).ceil() as usize
     }
 
+    /// The live slots of `ids`, for `AllowedSet::resolved`.
+    fn resolve(&self, ids: &[u64]) -> ResolvedSlots {
+        let mut slots: Vec<u32> = ids
+            .iter()
+            .filter_map(|id| self.slot_of.get(id).copied())
+            .collect();
+        slots.sort_unstable();
+        let mut bits = SlotBits::new(self.graph.slots());
+        for slot in &slots {
+            bits.insert(*slot);
+        }
+        ResolvedSlots {
+            state_id: self.state_id,
+            slots,
+            bits,
+            gathered_codes: OnceLock::new(),
+        }
+    }
+
+    /// Layer 0 of a graph search: two-hop for restrictive filters, the paper's walk otherwise.
+    // The walk's inputs plus its per-search state, as in `Graph::search_layer`.
+    #[allow(clippy::too_many_arguments)]
+    fn walk_layer0(
+        &self,
+        scorer: &Scorer<'_>,
+        entry: Scored,
+        ef: usize,
+        two_hop: bool,
+        accept: &impl Fn(u32) -> bool,
+        distance_computations: &mut usize,
+    ) -> Vec<Scored> {
+        let mut visited = SlotBits::new(self.graph.slots());
+        if two_hop {
+            self.graph.search_layer_two_hop(
+                scorer,
+                entry,
+                ef,
+                accept,
+                &mut visited,
+                distance_computations,
+            )
+        } else {
+            self.graph.search_layer(
+                scorer,
+                &[entry],
+                ef,
+                0,
+                accept,
+                &mut visited,
+                distance_computations,
+            )
+        }
+    }
+
+    /// `walk_layer0` with the membership test for `filter`, each kind monomorphized so that the
+    /// test is inlined into the walk.
+    fn walk_filtered(
+        &self,
+        scorer: &Scorer<'_>,
+        entry: Scored,
+        ef: usize,
+        two_hop: bool,
+        filter: Option<&ActiveFilter<'_>>,
+        distance_computations: &mut usize,
+    ) -> Vec<Scored> {
+        match filter {
+            Some(ActiveFilter {
+                resolved: Some(resolved),
+                ..
+            }) => self.walk_layer0(
+                scorer,
+                entry,
+                ef,
+                two_hop,
+                &|slot| resolved.bits.contains(slot),
+                distance_computations,
+            ),
+            Some(filter) => self.walk_layer0(
+                scorer,
+                entry,
+                ef,
+                two_hop,
+                &|slot| self.allows(filter, slot),
+                distance_computations,
+            ),
+            None => self.walk_layer0(
+                scorer,
+                entry,
+                ef,
+                false,
+                &|slot| !self.deleted[slot as usize],
+                distance_computations,
+            ),
+        }
+    }
+
     fn graph_search(
         &self,
         query: &[f32],
         k: usize,
         ef: usize,
-        filter: Option<&Filter<'_>>,
+        filter: Option<&ActiveFilter<'_>>,
         plan: Plan,
     ) -> SearchResult {
+        let two_hop = filter.is_some() && plan.selectivity < TWO_HOP_SELECTIVITY_MAX;
         let mut ef_used = ef.max(k);
-        if filter.is_some() {
+        if filter.is_some() && !two_hop {
             ef_used = widened_ef(ef_used, plan.selectivity, EF_MAX);
         }
         let scorer = self.store.traversal_scorer(query);
@@ -466,30 +612,49 @@ impl Index {
                 self.graph
                     .greedy_closest(&scorer, current, layer, &mut distance_computations);
         }
-        let accept = |slot: u32| {
-            !self.deleted[slot as usize]
-                && filter.is_none_or(|filter| filter.allows(self.ids[slot as usize]))
-        };
-        let mut visited = Visited::new(self.graph.slots());
-        let mut found = self.graph.search_layer(
+        let mut found = self.walk_filtered(
             &scorer,
-            &[current],
+            current,
             ef_used,
-            0,
-            &accept,
-            &mut visited,
+            two_hop,
+            filter,
             &mut distance_computations,
         );
+        if two_hop && found.len() < k {
+            // The allowed nodes the two-hop walk could reach ran out: walk again through the
+            // rejected nodes too, which reaches every allowed node connected to the entry.
+            ef_used = widened_ef(ef.max(k), plan.selectivity, EF_MAX);
+            found = self.walk_filtered(
+                &scorer,
+                current,
+                ef_used,
+                false,
+                filter,
+                &mut distance_computations,
+            );
+        }
+        let allowed_estimate = plan.selectivity * self.len() as f64;
+        if filter.is_some()
+            && found.len() < k
+            && plan.choice == StrategyChoice::Auto
+            && allowed_estimate >= k as f64
+        {
+            // Even that found fewer than k while the filter should allow more (the graph is not
+            // guaranteed connected): a scan finds every one.
+            let fallback = Plan {
+                strategy: Strategy::Exact,
+                ..plan
+            };
+            let mut result = self.scan(query, k, filter, fallback);
+            result.distance_computations += distance_computations;
+            return result;
+        }
         let exact_distances = self.store.exact.is_some();
         if self.store.can_rerank() {
             // The beam holds far more than k candidates; scoring them all exactly recovers the
             // order that quantization blurred.
-            let precise = self.store.precise_scorer(query);
-            for candidate in &mut found {
-                candidate.distance = precise.distance(candidate.slot);
-            }
+            self.rescore_exactly(query, &mut found);
             distance_computations += found.len();
-            found.sort_unstable();
         }
         found.truncate(k);
         SearchResult {
@@ -502,56 +667,121 @@ impl Index {
         }
     }
 
+    /// Whether a live or deleted `slot` may be returned under `filter`.
+    #[inline]
+    fn allows(&self, filter: &ActiveFilter<'_>, slot: u32) -> bool {
+        match filter.resolved {
+            // Resolution kept live slots only, so the bits already exclude tombstones; testing
+            // a bit is what makes a filtered walk affordable next to a binary search per node.
+            Some(resolved) => resolved.bits.contains(slot),
+            None => !self.deleted[slot as usize] && filter.filter.allows(self.ids[slot as usize]),
+        }
+    }
+
     /// Scores every allowed live vector, in full precision when the originals are kept.
     fn scan(
         &self,
         query: &[f32],
         k: usize,
-        filter: Option<&Filter<'_>>,
+        filter: Option<&ActiveFilter<'_>>,
         plan: Plan,
     ) -> SearchResult {
-        let scorer = self.store.precise_scorer(query);
-        let mut best: BinaryHeap<Scored> = BinaryHeap::with_capacity(k + 1);
+        // With SQ8 and re-ranking, the scan reads the codes, a quarter of the bytes, and keeps
+        // a few times k candidates to score exactly at the end; otherwise it reads whatever
+        // precision the store holds and keeps k.
+        let rerank = self.store.can_rerank();
+        let keep = if rerank {
+            (k * SCAN_RERANK_FACTOR).max(k + SCAN_RERANK_EXTRA)
+        } else {
+            k
+        };
+        let scorer = if rerank {
+            self.store.traversal_scorer(query)
+        } else {
+            self.store.precise_scorer(query)
+        };
+        let mut best: BinaryHeap<Scored> = BinaryHeap::with_capacity(keep + 1);
         let mut distance_computations = 0usize;
-        let mut consider = |slot: u32| {
-            let candidate = Scored {
-                distance: scorer.distance(slot),
-                slot,
-            };
+        let mut consider = |slot: u32, distance: f32| {
+            let candidate = Scored { distance, slot };
             distance_computations += 1;
-            if best.len() < k {
+            if best.len() < keep {
                 best.push(candidate);
             } else if best.peek().is_some_and(|worst| candidate < *worst) {
                 best.pop();
                 best.push(candidate);
             }
+            true
         };
-        match filter {
-            Some(Filter::Allowed(set)) => {
-                // `slot_of` holds live ids only, so this visits exactly the allowed live vectors.
-                for id in set.ids() {
-                    if let Some(slot) = self.slot_of.get(id) {
-                        consider(*slot);
-                    }
+        match filter.and_then(|filter| filter.resolved) {
+            Some(resolved) => {
+                let gathered = if rerank {
+                    resolved
+                        .gathered_codes
+                        .get_or_init(|| {
+                            let bytes = resolved.slots.len() * self.config.dimensions;
+                            (bytes <= GATHERED_CODES_BYTES_MAX)
+                                .then(|| self.store.gather_codes(&resolved.slots))
+                                .flatten()
+                        })
+                        .as_deref()
+                } else {
+                    None
+                };
+                match gathered {
+                    Some(codes) => scorer.each_distance_gathered(codes, &resolved.slots, consider),
+                    None => scorer.each_distance_streaming(&resolved.slots, |slot, distance| {
+                        consider(slot, distance);
+                    }),
                 }
             }
-            _ => {
+            None => {
+                // Slots are gathered in blocks so that rows are still scored four at a time.
+                let mut block: Vec<u32> = Vec::with_capacity(SCAN_BLOCK_SLOTS);
                 for slot in 0..self.graph.slots() as u32 {
-                    let index = slot as usize;
-                    if !self.deleted[index] && filter.is_none_or(|f| f.allows(self.ids[index])) {
-                        consider(slot);
+                    let eligible = match filter {
+                        None => !self.deleted[slot as usize],
+                        Some(filter) => self.allows(filter, slot),
+                    };
+                    if eligible {
+                        block.push(slot);
+                    }
+                    if block.len() == SCAN_BLOCK_SLOTS {
+                        scorer.each_distance(&block, &mut consider);
+                        block.clear();
                     }
                 }
+                scorer.each_distance(&block, &mut consider);
             }
         }
+        let mut found = best.into_sorted_vec();
+        if rerank {
+            self.rescore_exactly(query, &mut found);
+            distance_computations += found.len();
+            found.truncate(k);
+        }
         SearchResult {
-            hits: self.hits(&best.into_sorted_vec()),
+            hits: self.hits(&found),
             strategy: plan.strategy,
             selectivity: plan.selectivity,
             ef_used: 0,
             distance_computations,
             exact_distances: self.store.exact.is_some(),
         }
+    }
+
+    /// Replaces SQ8 distances with full-precision ones and re-sorts. The candidates' rows are
+    /// scattered, so they are scored together, their reads overlapping.
+    fn rescore_exactly(&self, query: &[f32], candidates: &mut [Scored]) {
+        let slots: Vec<u32> = candidates.iter().map(|candidate| candidate.slot).collect();
+        let mut distances = Vec::with_capacity(slots.len());
+        self.store
+            .precise_scorer(query)
+            .distances(&slots, &mut distances);
+        for (candidate, distance) in candidates.iter_mut().zip(distances) {
+            candidate.distance = distance;
+        }
+        candidates.sort_unstable();
     }
 
     fn hits(&self, scored: &[Scored]) -> Vec<Hit> {
@@ -580,6 +810,7 @@ impl Index {
         if self.tombstones == 0 {
             return;
         }
+        self.state_id = next_state_id();
         let kept = self.live_slots();
         let rebuild = self.tombstones >= kept.len();
         if !rebuild {
@@ -686,7 +917,7 @@ impl Index {
             let Some(entry_point) = self.graph.entry_point else {
                 return;
             };
-            let mut reached = Visited::new(self.graph.slots());
+            let mut reached = SlotBits::new(self.graph.slots());
             reached.insert(entry_point);
             let mut frontier = vec![entry_point];
             let mut reached_count = 1usize;
@@ -731,7 +962,7 @@ impl Index {
         }
         let deleted = &self.deleted;
         let accept = |candidate: u32| candidate != slot && !deleted[candidate as usize];
-        let mut visited = Visited::new(self.graph.slots());
+        let mut visited = SlotBits::new(self.graph.slots());
         let mut found = self.graph.search_layer(
             &scorer,
             &[current],
@@ -816,6 +1047,17 @@ impl Index {
             let all: Vec<u32> = (0..kept.len() as u32).collect();
             self.store.train(&all, rerank);
         }
+    }
+
+    /// Releases the spare capacity that growing by inserts leaves in every array (up to half of
+    /// it right after a doubling), for an index that is built once and then mostly searched.
+    /// Later inserts grow the arrays again as needed.
+    pub fn shrink_to_fit(&mut self) {
+        self.ids.shrink_to_fit();
+        self.slot_of.shrink_to_fit();
+        self.deleted.shrink_to_fit();
+        self.graph.shrink_to_fit();
+        self.store.shrink_to_fit();
     }
 
     pub fn stats(&self) -> Stats {

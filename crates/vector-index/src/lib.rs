@@ -19,6 +19,7 @@ mod graph;
 mod index;
 mod oplog;
 mod quantize;
+mod slot_map;
 mod snapshot;
 mod store;
 

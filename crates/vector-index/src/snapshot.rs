@@ -10,14 +10,13 @@
 //! invariant is checked again, because a snapshot is input like any other: a crafted one with a
 //! valid checksum must still fail cleanly instead of producing an index that panics later.
 
-use std::collections::HashMap;
-
 use crate::SLOTS_MAX;
 use crate::distance::Metric;
 use crate::error::{Error, Result};
 use crate::graph::{Graph, LEVELS_MAX, SplitMix64};
 use crate::index::{Index, IndexConfig, Quantization};
 use crate::quantize::Sq8Quantizer;
+use crate::slot_map;
 use crate::store::{QuantizedRows, VectorStore};
 
 const MAGIC: &[u8; 8] = b"TRLSVIDX";
@@ -192,7 +191,7 @@ fn decode_payload(payload: &[u8]) -> Result<Index> {
         })
         .collect::<Result<Vec<bool>>>()?;
     let tombstones = deleted.iter().filter(|deleted| **deleted).count();
-    let mut slot_of = HashMap::with_capacity(slots - tombstones);
+    let mut slot_of = slot_map::with_capacity(slots - tombstones);
     for (slot, (id, deleted)) in ids.iter().zip(&deleted).enumerate() {
         if !deleted && slot_of.insert(*id, slot as u32).is_some() {
             return Err(corrupt("a live id appears twice"));
@@ -288,6 +287,7 @@ fn decode_payload(payload: &[u8]) -> Result<Index> {
         graph,
         store,
         level_rng,
+        state_id: crate::index::next_state_id(),
     })
 }
 

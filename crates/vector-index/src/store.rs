@@ -45,6 +45,9 @@ enum ScorerKind<'a> {
     },
 }
 
+/// Rows a streaming scan touches ahead of scoring them.
+const STREAM_BLOCK_SLOTS: usize = 16;
+
 impl Scorer<'_> {
     #[inline]
     pub fn distance(&self, slot: u32) -> f32 {
@@ -56,17 +59,184 @@ impl Scorer<'_> {
                 query_norm_squared,
             } => {
                 let rows = store.quantized_rows();
-                let dimensions = store.dimensions;
-                let start = slot as usize * dimensions;
-                let dot = query.dot(&rows.codes[start..start + dimensions]);
-                match store.metric {
-                    Metric::Cosine => 1.0 - dot,
-                    Metric::L2 => {
-                        query_norm_squared + rows.norms_squared[slot as usize] - 2.0 * dot
-                    }
+                let dot = query.dot(rows.codes_row(slot, store.dimensions));
+                quantized_distance(store.metric, rows, slot, *query_norm_squared, dot)
+            }
+        }
+    }
+
+    /// The distances to four slots at once, so that their memory reads overlap.
+    #[inline]
+    fn distance4(&self, quad: [u32; 4]) -> [f32; 4] {
+        let store = self.store;
+        match &self.kind {
+            ScorerKind::Exact(query) => store
+                .metric
+                .distance4(query, quad.map(|slot| store.exact_row(slot))),
+            ScorerKind::Quantized {
+                query,
+                query_norm_squared,
+            } => {
+                let rows = store.quantized_rows();
+                let dots = query.dot4(quad.map(|slot| rows.codes_row(slot, store.dimensions)));
+                std::array::from_fn(|i| {
+                    quantized_distance(store.metric, rows, quad[i], *query_norm_squared, dots[i])
+                })
+            }
+        }
+    }
+
+    /// Calls `visit(slot, distance)` for `slots` in order until it returns false. Rows are
+    /// scored four at a time; the last one to three slots are padded to four by repeating the
+    /// last one, whose row is cached by then, so the padding costs arithmetic only where a lone
+    /// row would lose the overlap of memory reads.
+    #[inline]
+    pub fn each_distance(&self, slots: &[u32], mut visit: impl FnMut(u32, f32) -> bool) {
+        let (quads, rest) = slots.as_chunks::<4>();
+        for quad in quads {
+            let distances = self.distance4(*quad);
+            for (slot, distance) in quad.iter().zip(distances) {
+                if !visit(*slot, distance) {
+                    return;
                 }
             }
         }
+        if let Some(last) = rest.last() {
+            let padded: [u32; 4] = std::array::from_fn(|i| *rest.get(i).unwrap_or(last));
+            let distances = self.distance4(padded);
+            for (slot, distance) in rest.iter().zip(distances) {
+                if !visit(*slot, distance) {
+                    return;
+                }
+            }
+        }
+    }
+
+    /// `each_distance` for long runs of slots, such as a scan: rows are touched a block ahead
+    /// of being scored, so their cache misses overlap with the arithmetic on the block before.
+    pub fn each_distance_streaming(&self, slots: &[u32], mut visit: impl FnMut(u32, f32)) {
+        let mut blocks = slots.chunks(STREAM_BLOCK_SLOTS).peekable();
+        if let Some(first) = blocks.peek() {
+            self.touch(first);
+        }
+        while let Some(block) = blocks.next() {
+            if let Some(next) = blocks.peek() {
+                self.touch(next);
+            }
+            self.each_distance(block, |slot, distance| {
+                visit(slot, distance);
+                true
+            });
+        }
+    }
+
+    /// `each_distance` over rows whose codes were copied together, in `slots` order, by
+    /// `VectorStore::gather_codes`: one contiguous block streams from memory at full speed.
+    /// Only for SQ8 traversal scorers; an exact scorer reads its own rows.
+    pub fn each_distance_gathered(
+        &self,
+        codes: &[u8],
+        slots: &[u32],
+        mut visit: impl FnMut(u32, f32) -> bool,
+    ) {
+        let store = self.store;
+        let ScorerKind::Quantized {
+            query,
+            query_norm_squared,
+        } = &self.kind
+        else {
+            self.each_distance(slots, visit);
+            return;
+        };
+        let rows = store.quantized_rows();
+        let dimensions = store.dimensions;
+        let (quads, rest) = slots.as_chunks::<4>();
+        let (code_quads, code_rest) = codes.split_at(quads.len() * 4 * dimensions);
+        for (quad, block) in quads.iter().zip(code_quads.chunks_exact(4 * dimensions)) {
+            let dots = query.dot4(std::array::from_fn(|i| {
+                &block[i * dimensions..(i + 1) * dimensions]
+            }));
+            for (slot, dot) in quad.iter().zip(dots) {
+                let distance =
+                    quantized_distance(store.metric, rows, *slot, *query_norm_squared, dot);
+                if !visit(*slot, distance) {
+                    return;
+                }
+            }
+        }
+        for (slot, row) in rest.iter().zip(code_rest.chunks_exact(dimensions)) {
+            let dot = query.dot(row);
+            if !visit(
+                *slot,
+                quantized_distance(store.metric, rows, *slot, *query_norm_squared, dot),
+            ) {
+                return;
+            }
+        }
+    }
+
+    /// The distances to `slots`, in order, into `out` (cleared first).
+    pub fn distances(&self, slots: &[u32], out: &mut Vec<f32>) {
+        out.clear();
+        self.touch(slots);
+        self.each_distance(slots, |_, distance| {
+            out.push(distance);
+            true
+        });
+    }
+
+    /// Reads the first value of every row in `slots`. The four-row kernels keep four rows'
+    /// reads in flight; touching all the rows of a gathered neighbourhood first starts every
+    /// row's first cache miss at once, and the hardware prefetcher follows each row from there.
+    /// This is what hnswlib's prefetch instructions do, without `unsafe`.
+    #[inline]
+    fn touch(&self, slots: &[u32]) {
+        let store = self.store;
+        let touched: f32 = match &self.kind {
+            ScorerKind::Exact(_) => slots.iter().map(|slot| store.exact_row(*slot)[0]).sum(),
+            ScorerKind::Quantized { .. } => {
+                let rows = store.quantized_rows();
+                slots
+                    .iter()
+                    .map(|slot| f32::from(rows.codes_row(*slot, store.dimensions)[0]))
+                    .sum()
+            }
+        };
+        std::hint::black_box(touched);
+    }
+
+    /// Whether any of `slots` is closer than `bound`: the test of the neighbour-selection
+    /// heuristic, stopping at the first one found.
+    pub fn any_closer_than(&self, slots: &[u32], bound: f32) -> bool {
+        let mut found = false;
+        self.each_distance(slots, |_, distance| {
+            found = distance < bound;
+            !found
+        });
+        found
+    }
+}
+
+/// A distance from the inner product of a query with a row's decoded codes.
+#[inline]
+fn quantized_distance(
+    metric: Metric,
+    rows: &QuantizedRows,
+    slot: u32,
+    query_norm_squared: f32,
+    dot: f32,
+) -> f32 {
+    match metric {
+        Metric::Cosine => 1.0 - dot,
+        Metric::L2 => query_norm_squared + rows.norms_squared[slot as usize] - 2.0 * dot,
+    }
+}
+
+impl QuantizedRows {
+    #[inline]
+    fn codes_row(&self, slot: u32, dimensions: usize) -> &[u8] {
+        let start = slot as usize * dimensions;
+        &self.codes[start..start + dimensions]
     }
 }
 
@@ -252,6 +422,26 @@ impl VectorStore {
             }
         }
         self.rows = kept.len();
+    }
+
+    pub fn shrink_to_fit(&mut self) {
+        if let Some(exact) = &mut self.exact {
+            exact.shrink_to_fit();
+        }
+        if let Some(rows) = &mut self.quantized {
+            rows.codes.shrink_to_fit();
+            rows.norms_squared.shrink_to_fit();
+        }
+    }
+
+    /// The codes of `slots`, copied together in that order; `None` without codes.
+    pub fn gather_codes(&self, slots: &[u32]) -> Option<Vec<u8>> {
+        let rows = self.quantized.as_ref()?;
+        let mut codes = Vec::with_capacity(slots.len() * self.dimensions);
+        for slot in slots {
+            codes.extend_from_slice(rows.codes_row(*slot, self.dimensions));
+        }
+        Some(codes)
     }
 
     /// Bytes of full-precision rows.

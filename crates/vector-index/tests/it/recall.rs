@@ -7,7 +7,7 @@ use vector_index::{Index, Metric, Quantization, Strategy};
 
 use crate::data::{self, K};
 
-fn sq8_with_rerank() -> &'static Index {
+pub fn sq8_with_rerank() -> &'static Index {
     static INDEX: OnceLock<Index> = OnceLock::new();
     INDEX.get_or_init(|| {
         data::build(
@@ -155,4 +155,25 @@ fn the_same_seed_and_insertion_order_build_the_same_index() {
         first.to_snapshot_bytes(),
         data::build(&dataset, reseeded).to_snapshot_bytes()
     );
+}
+
+#[test]
+fn shrinking_releases_spare_capacity_and_changes_no_answer() {
+    let fixture = data::shared();
+    let mut index = fixture.index.clone();
+    let query = &fixture.dataset.queries[2];
+    let before = index.search(query, K).unwrap();
+    let grown = index.stats().memory;
+    index.shrink_to_fit();
+    let shrunk = index.stats().memory;
+    assert!(shrunk.total_bytes() <= grown.total_bytes());
+    // The f32 rows are exactly one row per vector once shrunk.
+    assert_eq!(
+        shrunk.vectors_bytes,
+        data::VECTORS * data::DIMENSIONS * size_of::<f32>()
+    );
+    assert_eq!(index.search(query, K).unwrap().hits, before.hits);
+    // Growing again after shrinking still works.
+    index.insert(u64::MAX, query).unwrap();
+    assert_eq!(index.search(query, 1).unwrap().hits[0].id, u64::MAX);
 }
