@@ -292,6 +292,11 @@ impl Workspace {
                 continue;
             };
             for change in &changes {
+                // A subscription hears only of changes made after it was created, even when
+                // the fan-out is still catching up on older ones.
+                if change.time < subscription.created_time {
+                    continue;
+                }
                 let change_record = &change.change;
                 let Some((event_type, entity_kind, entity_id)) = event_of(
                     &change_record.kind,
