@@ -68,24 +68,7 @@ async fn search_chunks(
     let actor = state.actor(&headers).await?;
     let body = body(&bytes)?;
     let query = string_field(&body, "query")?;
-    let mode = match body.get("mode") {
-        None | Some(Value::Null) => workspace::SearchMode::Hybrid,
-        Some(Value::String(text)) => match workspace::SearchMode::parse(text) {
-            Some(workspace::SearchMode::Title) | None => {
-                return Err(ApiError::validation(document::Error::new(
-                    "mode",
-                    format!("should be `keyword`, `semantic` or `hybrid`, instead was `{text}`"),
-                )));
-            }
-            Some(mode) => mode,
-        },
-        Some(other) => {
-            return Err(ApiError::validation(document::Error::new(
-                "mode",
-                format!("should be a string, instead was `{other}`"),
-            )));
-        }
-    };
+    let mode = crate::routes::search_mode(&body, workspace::SearchMode::Hybrid, false)?;
     let limit = match body.get("page_size") {
         None | Some(Value::Null) => 10,
         Some(value) => value

@@ -1013,23 +1013,7 @@ async fn search(State(state): State<AppState>, headers: HeaderMap, bytes: Bytes)
             }
         }
     };
-    let mode = match body.get("mode") {
-        None | Some(Value::Null) => workspace::SearchMode::Title,
-        Some(Value::String(text)) => workspace::SearchMode::parse(text).ok_or_else(|| {
-            ApiError::validation(document::Error::new(
-                "mode",
-                format!(
-                    "should be `title`, `keyword`, `semantic` or `hybrid`, instead was `{text}`"
-                ),
-            ))
-        })?,
-        Some(other) => {
-            return Err(ApiError::validation(document::Error::new(
-                "mode",
-                format!("should be a string, instead was `{other}`"),
-            )));
-        }
-    };
+    let mode = search_mode(&body, workspace::SearchMode::Title, true)?;
     if mode != workspace::SearchMode::Title {
         if body.get("sort").is_some_and(|s| !s.is_null()) {
             return Err(ApiError::validation(document::Error::new(
@@ -1052,10 +1036,7 @@ async fn search(State(state): State<AppState>, headers: HeaderMap, bytes: Bytes)
             .results
             .iter()
             .map(|hit| {
-                let mut json = match &hit.result {
-                    workspace::SearchResult::Page(view) => page_json(&state, view),
-                    workspace::SearchResult::DataSource(view) => data_source_json(view),
-                };
+                let mut json = search_result_json(&state, &hit.result);
                 if let Value::Object(map) = &mut json {
                     map.insert("highlight".into(), highlight_json(&hit.highlight));
                     map.insert("score".into(), json!(hit.score));
@@ -1076,12 +1057,44 @@ async fn search(State(state): State<AppState>, headers: HeaderMap, bytes: Bytes)
     let results = page
         .results
         .iter()
-        .map(|result| match result {
-            workspace::SearchResult::Page(view) => page_json(&state, view),
-            workspace::SearchResult::DataSource(view) => data_source_json(view),
-        })
+        .map(|result| search_result_json(&state, result))
         .collect();
     list(results, page.next_cursor, "page_or_data_source")
+}
+
+fn search_result_json(state: &AppState, result: &workspace::SearchResult) -> Value {
+    match result {
+        workspace::SearchResult::Page(view) => page_json(state, view),
+        workspace::SearchResult::DataSource(view) => data_source_json(view),
+    }
+}
+
+/// The `mode` of a search body: `default` when absent; `title` only where `allow_title`.
+pub(crate) fn search_mode(
+    body: &Value,
+    default: workspace::SearchMode,
+    allow_title: bool,
+) -> Result<workspace::SearchMode, ApiError> {
+    let expected = if allow_title {
+        "`title`, `keyword`, `semantic` or `hybrid`"
+    } else {
+        "`keyword`, `semantic` or `hybrid`"
+    };
+    match body.get("mode") {
+        None | Some(Value::Null) => Ok(default),
+        Some(Value::String(text)) => workspace::SearchMode::parse(text)
+            .filter(|mode| allow_title || *mode != workspace::SearchMode::Title)
+            .ok_or_else(|| {
+                ApiError::validation(document::Error::new(
+                    "mode",
+                    format!("should be {expected}, instead was `{text}`"),
+                ))
+            }),
+        Some(other) => Err(ApiError::validation(document::Error::new(
+            "mode",
+            format!("should be a string, instead was `{other}`"),
+        ))),
+    }
 }
 
 /// A highlighted passage: `text`, the headings above it, and the matched terms as

@@ -410,16 +410,14 @@ impl ContentIndex {
         self.write_ops(&ops)
     }
 
-    /// The objects that own chunks now.
-    pub fn objects(&self) -> Result<Vec<Id>> {
+    /// Pairs each hit with the object owning its chunk, in order; hits whose chunk has no
+    /// owner (left behind by a crash between an index write and the store commit) are dropped.
+    pub fn with_owners(&self, hits: Vec<ChunkScore>) -> Result<Vec<(Id, ChunkScore)>> {
         let owners = self.owners.read().map_err(|_| Error::Poisoned)?;
-        Ok(owners.chunks_of.keys().copied().collect())
-    }
-
-    /// The object owning a chunk.
-    pub fn object_of(&self, chunk_id: u64) -> Result<Option<Id>> {
-        let owners = self.owners.read().map_err(|_| Error::Poisoned)?;
-        Ok(owners.object_of.get(&chunk_id).copied())
+        Ok(hits
+            .into_iter()
+            .filter_map(|hit| Some((*owners.object_of.get(&hit.chunk_id)?, hit)))
+            .collect())
     }
 
     /// The chunk ids of the given objects.

@@ -47,18 +47,6 @@ impl AccessMirror {
         mirror
     }
 
-    pub fn len(&self) -> usize {
-        self.nodes.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.nodes.is_empty()
-    }
-
-    pub fn generation(&self) -> u64 {
-        self.generation
-    }
-
     /// Replaces the facts of the given nodes (a chain as just read from the store).
     pub fn upsert(&mut self, nodes: impl IntoIterator<Item = MirrorNode>) {
         for node in nodes {

@@ -181,6 +181,8 @@ impl StoredNode {
 pub struct Chain {
     pub nodes: Vec<access::Node>,
     pub kinds: Vec<NodeKind>,
+    /// Each node's own trash flag, in chain order.
+    pub in_trash: Vec<bool>,
     /// Whether an ancestor (not the node itself) is in the trash.
     pub trashed_ancestor: bool,
 }
@@ -634,7 +636,9 @@ impl Tx {
                 chain
                     .kinds
                     .push(NodeKind::parse(&row.try_get::<String, _>(2)?)?);
-                if chain.nodes.len() > 1 && row.try_get::<i64, _>(3)? != 0 {
+                let trashed = row.try_get::<i64, _>(3)? != 0;
+                chain.in_trash.push(trashed);
+                if chain.nodes.len() > 1 && trashed {
                     chain.trashed_ancestor = true;
                 }
             }

@@ -263,47 +263,4 @@ impl Tx {
         }
         Ok(nodes)
     }
-
-    /// The skeleton entries of one node's chain (node first), as stored now.
-    pub async fn skeleton_chain(&mut self, id: Id) -> Result<Vec<SkeletonNode>> {
-        let sql = format!(
-            "WITH RECURSIVE chain(id, parent_id, inherits, kind, in_trash, depth) AS ( \
-               SELECT id, parent_id, inherits, kind, in_trash, 0 FROM nodes WHERE id = $1 \
-               UNION ALL SELECT n.id, n.parent_id, n.inherits, n.kind, n.in_trash, c.depth + 1 FROM nodes n JOIN chain c ON n.id = c.parent_id WHERE c.depth < {depth}) \
-             SELECT c.id, c.kind, c.parent_id, c.inherits, c.in_trash, g.grantee_kind, g.grantee_id, g.level \
-               FROM chain c LEFT JOIN grants g ON g.node_id = c.id ORDER BY c.depth",
-            depth = crate::nodes::TREE_DEPTH_MAX
-        );
-        let rows = sqlx::query(&sql)
-            .bind(id.to_string())
-            .fetch_all(&mut *self.tx)
-            .await?;
-        let mut chain: Vec<SkeletonNode> = Vec::new();
-        for row in &rows {
-            let node_id = parse_id(&row.try_get::<String, _>(0)?)?;
-            if chain.last().map(|n| n.id) != Some(node_id) {
-                let parent: Option<String> = row.try_get(2)?;
-                chain.push(SkeletonNode {
-                    id: node_id,
-                    kind: NodeKind::parse(&row.try_get::<String, _>(1)?)?,
-                    parent_id: parent.as_deref().map(parse_id).transpose()?,
-                    inherits: row.try_get::<i64, _>(3)? != 0,
-                    in_trash: row.try_get::<i64, _>(4)? != 0,
-                    grants: Vec::new(),
-                });
-            }
-            let kind: Option<String> = row.try_get(5)?;
-            if let Some(kind) = kind {
-                let grant = decode_grant(
-                    &kind,
-                    &row.try_get::<String, _>(6)?,
-                    &row.try_get::<String, _>(7)?,
-                )?;
-                if let Some(last) = chain.last_mut() {
-                    last.grants.push(grant);
-                }
-            }
-        }
-        Ok(chain)
-    }
 }

@@ -18,7 +18,7 @@ use search::{
     AccessMirror, ChunkScore, ContentIndex, Highlight, IndexedChunk, MirrorNode, ObjectText,
     ObjectUpdate, RebuildReason,
 };
-use storage_sql::{ChangeCursor, Node, SkeletonNode, StoredChunk};
+use storage_sql::{Chain, ChangeCursor, Node, SkeletonNode, StoredChunk};
 
 use crate::request::{Page, invalid_cursor, page_size};
 use crate::search::{SearchFilter, SearchResult};
@@ -167,6 +167,30 @@ fn embedding_error(error: embedding::Error) -> Error {
     }
     tracing::error!(error = %error, "embedding error");
     Error::Unavailable(format!("The embedding model failed: {}", error.code()))
+}
+
+/// The mirror's view of a chain read from the store: each node's parent is the next one.
+fn chain_nodes(chain: Chain) -> Vec<MirrorNode> {
+    let parents: Vec<Option<Id>> = chain
+        .nodes
+        .iter()
+        .skip(1)
+        .map(|node| Some(node.id))
+        .chain(std::iter::once(None))
+        .collect();
+    chain
+        .nodes
+        .into_iter()
+        .zip(parents)
+        .zip(chain.in_trash)
+        .map(|((node, parent_id), in_trash)| MirrorNode {
+            id: node.id,
+            parent_id,
+            inherits: node.inherits,
+            in_trash,
+            grants: node.grants,
+        })
+        .collect()
 }
 
 fn mirror_node(node: SkeletonNode) -> MirrorNode {
@@ -456,16 +480,8 @@ impl Workspace {
             let change = &record.change;
             let target = match change.object_kind.as_str() {
                 "page" | "data_source" => Some(change.object_id),
-                "block" => match tx.chain(change.object_id).await?.nearest_page() {
-                    Some(page) => Some(page),
-                    // A deleted block's chain may be gone; its parent still names the page
-                    // (or a block under it).
-                    None => match change.parent_id {
-                        Some(parent) => tx.chain(parent).await?.nearest_page(),
-                        None => None,
-                    },
-                },
-                "comment" => change.parent_id,
+                // Block and comment events name their page as the parent.
+                "block" | "comment" => change.parent_id,
                 _ => None,
             };
             if let Some(target) = target
@@ -488,16 +504,16 @@ impl Workspace {
         }
         let mut chains = Vec::new();
         for id in &structural {
-            chains.push((*id, tx.skeleton_chain(*id).await?));
+            chains.push((*id, tx.chain(*id).await?));
         }
         tx.commit().await?;
         {
             let mut mirror = lock(&content.mirror)?;
             for (id, chain) in chains {
-                if chain.is_empty() {
+                if chain.nodes.is_empty() {
                     mirror.remove(id);
                 } else {
-                    mirror.upsert(chain.into_iter().map(mirror_node));
+                    mirror.upsert(chain_nodes(chain));
                 }
             }
         }
@@ -632,15 +648,7 @@ impl Workspace {
             // Best chunk per object, objects in order of their best chunk.
             let mut best: Vec<(Id, ChunkScore)> = Vec::new();
             let mut seen = HashSet::new();
-            for hit in ranked {
-                let Some(object) = self
-                    .content()?
-                    .index
-                    .object_of(hit.chunk_id)
-                    .map_err(search_error)?
-                else {
-                    continue;
-                };
+            for (object, hit) in ranked {
                 if seen.insert(object) {
                     best.push((object, hit));
                 }
@@ -718,18 +726,10 @@ impl Workspace {
                 .await?;
             let mut kept = Vec::new();
             let mut verdicts: HashMap<Id, Option<&'static str>> = HashMap::new();
-            for hit in ranked {
+            for (object, hit) in ranked {
                 if kept.len() == limit {
                     break;
                 }
-                let Some(object) = self
-                    .content()?
-                    .index
-                    .object_of(hit.chunk_id)
-                    .map_err(search_error)?
-                else {
-                    continue;
-                };
                 let kind = match verdicts.get(&object) {
                     Some(verdict) => *verdict,
                     None => {
@@ -770,7 +770,7 @@ impl Workspace {
         r.finish(result).await
     }
 
-    /// Ranks chunks the mirror says the actor may read, by mode.
+    /// Ranks chunks the mirror says the actor may read, by mode, each with its object.
     async fn rank_chunks(
         &self,
         actor: &Actor,
@@ -778,7 +778,7 @@ impl Workspace {
         query: &str,
         mode: SearchMode,
         candidates: usize,
-    ) -> Result<Vec<ChunkScore>> {
+    ) -> Result<Vec<(Id, ChunkScore)>> {
         let content = self.content()?;
         if query.len() > search::keyword::QUERY_BYTES_MAX {
             return Err(Error::validation(
@@ -823,11 +823,12 @@ impl Workspace {
             }
             _ => Vec::new(),
         };
-        Ok(match mode {
+        let ranked = match mode {
             SearchMode::Keyword => keyword,
             SearchMode::Semantic => semantic,
             _ => search::reciprocal_rank_fusion(&[&semantic, &keyword]),
-        })
+        };
+        content.index.with_owners(ranked).map_err(search_error)
     }
 
     /// Highlights for chunks (in order), with the chunk records.
