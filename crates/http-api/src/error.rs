@@ -88,7 +88,7 @@ impl From<document::Error> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = crate::notion::render::error(self.status.as_u16(), self.code, &self.message);
+        let body = notion_json::render::error(self.status.as_u16(), self.code, &self.message);
         let mut response = (self.status, axum::Json(body)).into_response();
         if let Some(seconds) = self.retry_after_seconds
             && let Ok(value) = HeaderValue::from_str(&seconds.to_string())

@@ -1,9 +1,9 @@
-//! Trellis's HTTP edge. The only crate that knows JSON shapes: it parses Notion-compatible
-//! requests into the service's types, calls the `workspace` service, and renders results
-//! and errors in Notion's exact shapes.
+//! Trellis's HTTP edge: it parses Notion-compatible requests into the service's types (with
+//! `notion-json`), calls the `workspace` service, and renders results and errors in Notion's
+//! exact shapes.
 
 mod error;
-pub mod notion;
+mod integration_routes;
 mod platform;
 mod routes;
 

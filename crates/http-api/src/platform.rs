@@ -11,8 +11,8 @@ use serde_json::{Value, json};
 use workspace::{Delivery, Grantee, Level, Subscription};
 
 use crate::error::ApiError;
-use crate::notion::parse;
 use crate::routes::{AppState, body, path_id};
+use notion_json::parse;
 
 type ApiResult = Result<Response, ApiError>;
 
@@ -220,7 +220,7 @@ async fn list_webhooks(State(state): State<AppState>, headers: HeaderMap) -> Api
         .iter()
         .map(|s| subscription_json(s, false))
         .collect();
-    Ok(Json(crate::notion::render::list(
+    Ok(Json(notion_json::render::list(
         results,
         None,
         "webhook_subscription",
@@ -274,12 +274,7 @@ async fn list_deliveries(
         .subscription_deliveries(&actor, id, query.page_size.unwrap_or(100))
         .await?;
     let results: Vec<Value> = deliveries.iter().map(delivery_json).collect();
-    Ok(Json(crate::notion::render::list(
-        results,
-        None,
-        "webhook_delivery",
-    ))
-    .into_response())
+    Ok(Json(notion_json::render::list(results, None, "webhook_delivery")).into_response())
 }
 
 /// `{"user_id" | "integration_id" | "workspace": true, "level": "can_view" | ... | null}`;

@@ -15,8 +15,8 @@ use serde_json::{Value, json};
 use workspace::{Actor, Workspace};
 
 use crate::error::ApiError;
-use crate::notion::parse::{self, ParentRef};
-use crate::notion::render::{self, RenderContext};
+use notion_json::parse::{self, ParentRef};
+use notion_json::render::{self, RenderContext};
 
 /// Edge settings, with units in their names.
 #[derive(Debug, Clone)]
@@ -44,18 +44,25 @@ pub const NOTION_VERSIONS: &[&str] = &["2025-09-03", "2022-06-28"];
 #[derive(Clone)]
 pub(crate) struct AppState {
     pub(crate) workspace: Workspace,
+    /// The integration platform, when this server runs integrations.
+    pub(crate) platform: Option<integrations::Platform>,
     limiter: Arc<DefaultKeyedRateLimiter<String>>,
-    base_url: Arc<str>,
+    pub(crate) base_url: Arc<str>,
 }
 
 type ApiResult = Result<Response, ApiError>;
 
-pub fn router(workspace: Workspace, config: Config) -> Router {
+pub fn router(
+    workspace: Workspace,
+    platform: Option<integrations::Platform>,
+    config: Config,
+) -> Router {
     let per_second =
         NonZeroU32::new(config.rate_limit_per_second.max(1)).unwrap_or(NonZeroU32::MIN);
     let burst = NonZeroU32::new(config.rate_limit_burst.max(1)).unwrap_or(NonZeroU32::MIN);
     let state = AppState {
         workspace,
+        platform,
         limiter: Arc::new(RateLimiter::keyed(
             Quota::per_second(per_second).allow_burst(burst),
         )),
@@ -100,6 +107,7 @@ pub fn router(workspace: Workspace, config: Config) -> Router {
         .route("/v1/users/{id}", get(retrieve_user))
         .route("/v1/comments", post(create_comment).get(list_comments))
         .merge(crate::platform::routes())
+        .merge(crate::integration_routes::routes())
         .fallback(|| async { ApiError::invalid_url("Invalid request URL.") })
         // The body limit is checked again in `body()` to answer in Notion's shape.
         .layer(DefaultBodyLimit::max(
@@ -392,6 +400,7 @@ async fn create_page(State(state): State<AppState>, headers: HeaderMap, bytes: B
         Some(value) => parse::cover(value, "cover")?,
     };
     let new_page = workspace::NewPage {
+        id: None,
         parent: Some(parent_input(parent)),
         properties,
         children,

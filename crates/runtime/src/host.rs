@@ -580,8 +580,8 @@ impl models::Host for HostState {
 impl vector_search::Host for HostState {
     async fn search(
         &mut self,
-        _query: String,
-        _limit: u32,
+        query: String,
+        limit: u32,
     ) -> HostResult<Result<Vec<vector_search::Hit>, GuestError>> {
         self.charge()?;
         if !self.grants.vector_search {
@@ -591,7 +591,25 @@ impl vector_search::Host for HostState {
                 "vector search was not granted",
             )));
         }
-        Ok(Err(not_available("vector-search.search")))
+        let services = self.services.workspace.clone();
+        Ok(
+            match services
+                .vector_search(&self.context, &query, clamp_page_size(limit))
+                .await
+            {
+                Ok(Some(hits)) => Ok(hits
+                    .into_iter()
+                    .map(|hit| vector_search::Hit {
+                        page_id: hit.page_id.to_string(),
+                        block_id: hit.block_id.map(|id| id.to_string()),
+                        score: hit.score,
+                        snippet: hit.snippet,
+                    })
+                    .collect()),
+                Ok(None) => Err(not_available("vector-search.search")),
+                Err(error) => Err(guest_error("vector-search.search", error)),
+            },
+        )
     }
 }
 

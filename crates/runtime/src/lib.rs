@@ -33,6 +33,6 @@ pub use run::{
 pub use secrets::{MemorySecrets, SecretStore};
 pub use workspace::{
     Block, BlockChildren, Content, DataSourceQuery, EmptyWorkspace, HostError, ObjectKind, Page,
-    Parent, QueryResults, SearchHit, SearchQuery, SearchResults, WorkspaceHost, WorkspaceScopes,
-    WriteOp,
+    Parent, QueryResults, SearchHit, SearchQuery, SearchResults, VectorHit, WorkspaceHost,
+    WorkspaceScopes, WriteOp,
 };

@@ -103,6 +103,17 @@ pub struct QueryResults {
     pub next_cursor: Option<String>,
 }
 
+/// One hit of a semantic search.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VectorHit {
+    pub page_id: Uuid,
+    /// The block the match is in, when the index knows it.
+    pub block_id: Option<Uuid>,
+    /// Cosine similarity, higher is closer.
+    pub score: f32,
+    pub snippet: String,
+}
+
 /// Reads in the workspace on behalf of a run. The workspace service implements it.
 ///
 /// Every call receives the run's [`RunContext`], whose `actor` is the service's own actor type
@@ -138,6 +149,17 @@ pub trait WorkspaceHost: Send + Sync {
         context: &RunContext,
         query: &DataSourceQuery,
     ) -> Result<QueryResults, HostError>;
+
+    /// Semantic search over the content the run's actor can read, best first, at most `limit`
+    /// (1 to 100) hits. `None` when this host has no content index.
+    async fn vector_search(
+        &self,
+        _context: &RunContext,
+        _query: &str,
+        _limit: u32,
+    ) -> Result<Option<Vec<VectorHit>>, HostError> {
+        Ok(None)
+    }
 }
 
 /// A workspace with nothing in it: every read is `NotFound`. For runs of installations that do

@@ -9,6 +9,7 @@
 //! of failing with `SQLITE_BUSY`) and a pool of reader connections.
 
 mod binds;
+mod integrations;
 mod log;
 mod migrations;
 mod nodes;
@@ -25,6 +26,7 @@ use std::time::Duration;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{Any, AnyPool, ConnectOptions, Executor, Row};
 
+pub use integrations::{InstallationRecord, PackageRecord, RunRow, RunState, UsageEvent};
 pub use log::{AuditEntry, Change, ChangeCursor, ChangeRecord};
 pub use nodes::{Chain, Comment, Node, NodeKind, Position, StoredNode};
 pub use people::{
@@ -252,6 +254,28 @@ impl Tx {
     pub fn dialect(&self) -> Dialect {
         self.dialect
     }
+}
+
+/// Creates a fresh, empty PostgreSQL database on the server of `base_url` and returns its URL.
+/// For test suites, which each want a database of their own.
+pub async fn create_postgres_database(base_url: &str) -> Result<String> {
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    let name = format!("t_{}", uuid_like());
+    let mut conn = sqlx::AnyConnection::connect(base_url).await?;
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await?;
+    conn.close().await.ok();
+    let (prefix, _) = base_url
+        .rsplit_once('/')
+        .ok_or_else(|| Error::InvalidUrl(format!("`{base_url}` names no database")))?;
+    Ok(format!("{prefix}/{name}"))
+}
+
+/// 32 lowercase hex digits from a fresh id: a valid unquoted PostgreSQL identifier part.
+fn uuid_like() -> String {
+    format!("{:032x}", document::Id::new().as_u128())
 }
 
 pub(crate) fn parse_id(text: &str) -> Result<document::Id> {

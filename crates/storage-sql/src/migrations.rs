@@ -210,6 +210,78 @@ CREATE TABLE search_chunks (
 )
 "#;
 
+/// Integrations: packages (manifest and component), installations, the durable run queue with
+/// its records, per-installation key-value data and secrets, webhook URL tokens (SHA-256 hashes),
+/// and usage events for billing.
+const V5: &str = r#"
+CREATE TABLE integration_packages (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    version TEXT NOT NULL,
+    manifest TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    component {BLOB} NOT NULL,
+    created_by TEXT,
+    created_time BIGINT NOT NULL,
+    UNIQUE (name, version)
+);
+CREATE TABLE installations (
+    id TEXT PRIMARY KEY,
+    package_id TEXT NOT NULL REFERENCES integration_packages (id),
+    integration_id TEXT NOT NULL UNIQUE,
+    installed_by TEXT NOT NULL,
+    config TEXT NOT NULL,
+    active BIGINT NOT NULL,
+    created_time BIGINT NOT NULL
+);
+CREATE TABLE integration_runs (
+    id TEXT PRIMARY KEY,
+    installation_id TEXT NOT NULL REFERENCES installations (id),
+    run_key TEXT,
+    trigger_kind TEXT NOT NULL,
+    event TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    attempts BIGINT NOT NULL,
+    lease_until BIGINT NOT NULL,
+    created_time BIGINT NOT NULL,
+    started_time BIGINT,
+    finished_time BIGINT,
+    record TEXT,
+    output TEXT,
+    UNIQUE (installation_id, run_key)
+);
+CREATE INDEX integration_runs_queue ON integration_runs (status, lease_until);
+CREATE INDEX integration_runs_by_installation ON integration_runs (installation_id, created_time);
+CREATE TABLE integration_kv (
+    installation_id TEXT NOT NULL,
+    kv_key TEXT NOT NULL,
+    value {BLOB} NOT NULL,
+    PRIMARY KEY (installation_id, kv_key)
+);
+CREATE TABLE integration_secrets (
+    installation_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (installation_id, name)
+);
+CREATE TABLE installation_webhooks (
+    token_hash TEXT PRIMARY KEY,
+    installation_id TEXT NOT NULL UNIQUE REFERENCES installations (id),
+    created_time BIGINT NOT NULL
+);
+CREATE TABLE usage_events (
+    id {AUTO_ID},
+    run_id TEXT NOT NULL,
+    installation_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    quantity BIGINT NOT NULL,
+    unit TEXT NOT NULL,
+    time BIGINT NOT NULL
+);
+CREATE INDEX usage_events_by_run ON usage_events (run_id)
+"#;
+
 pub fn all() -> Vec<Migration> {
     vec![
         Migration {
@@ -235,6 +307,12 @@ pub fn all() -> Vec<Migration> {
             name: "search chunks",
             sqlite: V4,
             postgres: V4,
+        },
+        Migration {
+            version: 5,
+            name: "integrations",
+            sqlite: V5,
+            postgres: V5,
         },
     ]
 }

@@ -3,6 +3,8 @@
 //! This binary is thin: it turns flags into configuration, opens the store, wires the
 //! service to the HTTP edge, and serves.
 
+mod client;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -41,6 +43,48 @@ impl StoreArgs {
                 .with_context(|| format!("opening the store in {}", self.data_dir.display()))?,
         };
         Ok(Workspace::new(store).await?)
+    }
+}
+
+#[derive(Args, Clone)]
+struct IntegrationArgs {
+    /// Run integrations (WebAssembly components) in this server.
+    #[arg(long, env = "TRELLIS_INTEGRATIONS", default_value_t = true, action = clap::ArgAction::Set)]
+    integrations: bool,
+    /// Let integrations' outbound HTTP reach loopback and private addresses (development and
+    /// tests only; approved origins still apply).
+    #[arg(long)]
+    integration_allow_private_networks: bool,
+    /// Runs executing at once.
+    #[arg(long, default_value_t = 32)]
+    integration_concurrent_runs_max: usize,
+}
+
+impl IntegrationArgs {
+    /// The platform, with compiled components cached under the data directory.
+    fn start(
+        &self,
+        workspace: &Workspace,
+        store: &StoreArgs,
+    ) -> Result<Option<integrations::Platform>> {
+        if !self.integrations {
+            return Ok(None);
+        }
+        let config = runtime::RuntimeConfig {
+            cache_dir: Some(store.data_dir.join("components")),
+            allow_private_networks: self.integration_allow_private_networks,
+            ..Default::default()
+        };
+        let runtime = runtime::Runtime::new(config).context("starting the integration runtime")?;
+        let limits = integrations::PlatformLimits {
+            concurrent_runs_max: self.integration_concurrent_runs_max.max(1),
+            ..Default::default()
+        };
+        Ok(Some(integrations::Platform::new(
+            workspace.clone(),
+            runtime,
+            limits,
+        )))
     }
 }
 
@@ -164,6 +208,8 @@ enum Command {
         webhook_allow_private_networks: bool,
         #[command(flatten)]
         search: SearchArgs,
+        #[command(flatten)]
+        integrations: IntegrationArgs,
     },
     /// Search everything a user may read, from the command line (the server must be stopped,
     /// or give --index-dir a copy): keyword, semantic or hybrid.
@@ -211,6 +257,51 @@ enum Command {
     Workspace {
         #[command(subcommand)]
         command: WorkspaceCommand,
+    },
+    /// Integrations: install, run and inspect them on a running server.
+    Integration {
+        #[command(subcommand)]
+        command: IntegrationCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum IntegrationCommand {
+    /// Register the project's component with its trellis.toml and install it (a new version
+    /// moves the existing installation to it).
+    Install {
+        /// The project directory (holding trellis.toml).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// The built component (.wasm).
+        #[arg(long)]
+        component: PathBuf,
+        #[command(flatten)]
+        server: client::ServerArgs,
+    },
+    /// Run an installation (by name or id) with JSON input, wait, and print the run and its logs.
+    Run {
+        installation: String,
+        #[arg(long, default_value = "null")]
+        input: String,
+        #[command(flatten)]
+        server: client::ServerArgs,
+    },
+    /// Print a run with its logs, outbound requests and output.
+    Logs {
+        run_id: String,
+        #[command(flatten)]
+        server: client::ServerArgs,
+    },
+    /// Share a page (and what it contains) with an installation's integration.
+    Share {
+        installation: String,
+        page_id: String,
+        /// can_view, can_comment, can_edit or full_access.
+        #[arg(long, default_value = "can_edit")]
+        level: String,
+        #[command(flatten)]
+        server: client::ServerArgs,
     },
 }
 
@@ -306,6 +397,7 @@ async fn main() -> Result<()> {
             rate_limit_burst,
             webhook_allow_private_networks,
             search,
+            integrations,
         } => {
             let workspace = store.open().await?;
             if demo {
@@ -335,7 +427,18 @@ async fn main() -> Result<()> {
                 rate_limit_burst,
                 base_url: format!("http://{addr}"),
             };
-            let app = http_api::router(workspace.clone(), config);
+            let platform = integrations.start(&workspace, &store)?;
+            let runner = platform.clone().map(|platform| {
+                tokio::spawn(async move {
+                    platform
+                        .run_worker(
+                            Duration::from_millis(INTEGRATION_WORKER_IDLE_POLL_MS),
+                            std::future::pending::<()>(),
+                        )
+                        .await
+                })
+            });
+            let app = http_api::router(workspace.clone(), platform, config);
             let listener = tokio::net::TcpListener::bind(addr)
                 .await
                 .with_context(|| format!("binding {addr}"))?;
@@ -354,6 +457,9 @@ async fn main() -> Result<()> {
                 .with_graceful_shutdown(shutdown_signal())
                 .await?;
             worker.abort();
+            if let Some(runner) = runner {
+                runner.abort();
+            }
             if let Some(indexer) = indexer {
                 indexer.abort();
             }
@@ -407,6 +513,7 @@ async fn main() -> Result<()> {
             }
             Ok(())
         }
+        Command::Integration { command } => integration_command(command).await,
         Command::Reindex { store, search } => {
             let workspace = store.open().await?;
             let Some(embedder) = search.embedder()? else {
@@ -547,6 +654,9 @@ async fn main() -> Result<()> {
 /// Polling interval of the indexer when the change log is idle. Edits are searchable within
 /// this plus the time to embed them.
 const INDEXER_IDLE_POLL_MS: u64 = 50;
+/// How often an idle integration worker looks for new changes, ticks and runs. Runs enqueued
+/// through this server wake it at once.
+const INTEGRATION_WORKER_IDLE_POLL_MS: u64 = 20;
 /// Wait after an indexer error before trying again.
 const INDEXER_RETRY_MS: u64 = 1_000;
 
@@ -560,6 +670,65 @@ async fn run_indexer(workspace: Workspace) {
                 tracing::error!(%error, "search indexer pass failed; retrying");
                 tokio::time::sleep(Duration::from_millis(INDEXER_RETRY_MS)).await;
             }
+        }
+    }
+}
+
+async fn integration_command(command: IntegrationCommand) -> Result<()> {
+    match command {
+        IntegrationCommand::Install {
+            dir,
+            component,
+            server,
+        } => {
+            let client = client::Client::new(&server)?;
+            let installation =
+                client::install(&client, &client::project_dir(dir), &component).await?;
+            println!(
+                "Installed {} {} as {} (integration {}). Share pages with it: trellis integration share {} PAGE_ID",
+                installation["name"].as_str().unwrap_or(""),
+                installation["version"].as_str().unwrap_or(""),
+                installation["id"].as_str().unwrap_or(""),
+                installation["integration_id"].as_str().unwrap_or(""),
+                installation["name"].as_str().unwrap_or(""),
+            );
+            Ok(())
+        }
+        IntegrationCommand::Run {
+            installation,
+            input,
+            server,
+        } => {
+            let client = client::Client::new(&server)?;
+            let run = client::run(&client, &installation, &input).await?;
+            print!("{}", client::describe_run(&run));
+            if run["status"] != "ok" {
+                bail!("the run ended {}", run["status"]);
+            }
+            Ok(())
+        }
+        IntegrationCommand::Logs { run_id, server } => {
+            let client = client::Client::new(&server)?;
+            let run = client
+                .call(
+                    reqwest::Method::GET,
+                    &format!("/platform/v1/runs/{run_id}"),
+                    None,
+                )
+                .await?;
+            print!("{}", client::describe_run(&run));
+            Ok(())
+        }
+        IntegrationCommand::Share {
+            installation,
+            page_id,
+            level,
+            server,
+        } => {
+            let client = client::Client::new(&server)?;
+            client::share(&client, &installation, &page_id, &level).await?;
+            println!("Shared {page_id} with {installation} ({level}).");
+            Ok(())
         }
     }
 }

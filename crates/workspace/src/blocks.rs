@@ -180,50 +180,7 @@ impl Workspace {
         document::block::validate_new_blocks(&blocks, "children")?;
         let mut r = self.begin(actor, true).await?;
         let result = async {
-            let (node, _) = r.require(id, Operation::Insert, "block").await?;
-            match &node.node {
-                Node::Page(page) if page.in_trash => {
-                    return Err(Error::validation(
-                        "block_id",
-                        "Can't edit page that is archived.",
-                    ));
-                }
-                Node::Page(_) => {}
-                Node::Block(block) if block.in_trash => {
-                    return Err(Error::validation(
-                        "block_id",
-                        "Can't edit block that is archived.",
-                    ));
-                }
-                Node::Block(block) if !block.kind.accepts_children() => {
-                    return Err(Error::validation(
-                        "block_id",
-                        format!(
-                            "Block type {} does not support children.",
-                            block.kind.type_name()
-                        ),
-                    ));
-                }
-                Node::Block(_) => {}
-                _ => {
-                    return Err(Error::validation(
-                        "block_id",
-                        "blocks can be appended only to pages and blocks",
-                    ));
-                }
-            }
-            if let AppendPosition::After(after) = position {
-                match r.tx.get_node(after).await? {
-                    Some(sibling) if sibling.node.parent().node_id() == Some(id) => {}
-                    _ => {
-                        return Err(Error::validation(
-                            "position.after_block.id",
-                            format!("{after} is not a child of {id}"),
-                        ));
-                    }
-                }
-            }
-            let ids = r.append_blocks(id, blocks, position).await?;
+            let ids = r.append_children(id, blocks, position).await?;
             let mut views = Vec::with_capacity(ids.len());
             for id in ids {
                 if let Some(node) = r.tx.get_node(id).await? {
@@ -238,6 +195,60 @@ impl Workspace {
 }
 
 impl Request<'_> {
+    /// Appends blocks to a page or block the actor may insert into; returns the new top-level
+    /// blocks' ids.
+    pub async fn append_children(
+        &mut self,
+        id: Id,
+        blocks: Vec<NewBlock>,
+        position: AppendPosition,
+    ) -> Result<Vec<Id>> {
+        let (node, _) = self.require(id, Operation::Insert, "block").await?;
+        match &node.node {
+            Node::Page(page) if page.in_trash => {
+                return Err(Error::validation(
+                    "block_id",
+                    "Can't edit page that is archived.",
+                ));
+            }
+            Node::Page(_) => {}
+            Node::Block(block) if block.in_trash => {
+                return Err(Error::validation(
+                    "block_id",
+                    "Can't edit block that is archived.",
+                ));
+            }
+            Node::Block(block) if !block.kind.accepts_children() => {
+                return Err(Error::validation(
+                    "block_id",
+                    format!(
+                        "Block type {} does not support children.",
+                        block.kind.type_name()
+                    ),
+                ));
+            }
+            Node::Block(_) => {}
+            _ => {
+                return Err(Error::validation(
+                    "block_id",
+                    "blocks can be appended only to pages and blocks",
+                ));
+            }
+        }
+        if let AppendPosition::After(after) = position {
+            match self.tx.get_node(after).await? {
+                Some(sibling) if sibling.node.parent().node_id() == Some(id) => {}
+                _ => {
+                    return Err(Error::validation(
+                        "position.after_block.id",
+                        format!("{after} is not a child of {id}"),
+                    ));
+                }
+            }
+        }
+        self.append_blocks(id, blocks, position).await
+    }
+
     /// Whether a node has children the caller can see: content blocks always count, sub-pages
     /// and databases only when readable, so `has_children` never reveals a hidden page.
     pub async fn has_visible_children(&mut self, node: &StoredNode) -> Result<bool> {

@@ -4,7 +4,7 @@ use access::Operation;
 use document::{Id, RichText};
 use storage_sql::{Comment, Node};
 
-use crate::request::{Page, invalid_cursor, page_size};
+use crate::request::{Page, Request, invalid_cursor, page_size};
 use crate::{Error, Result, Workspace};
 
 #[derive(Debug, Clone)]
@@ -28,51 +28,10 @@ impl Workspace {
         &self,
         actor: &access::Actor,
         target: CommentTarget,
-        mut rich_text: Vec<RichText>,
+        rich_text: Vec<RichText>,
     ) -> Result<Comment> {
-        document::rich_text::validate(&rich_text).map_err(|e| e.within("rich_text"))?;
-        if rich_text.is_empty() {
-            return Err(Error::validation("rich_text", "should not be empty"));
-        }
         let mut r = self.begin(actor, true).await?;
-        let result = async {
-            let (page_id, block_id, discussion_id) = match target {
-                CommentTarget::Page(id) => (id, None, Id::new()),
-                CommentTarget::Block(id) => {
-                    let (_, chain) = r.require(id, Operation::Read, "block").await?;
-                    (chain.nearest_page().unwrap_or(id), Some(id), Id::new())
-                }
-                CommentTarget::Discussion(discussion_id) => {
-                    let first =
-                        r.tx.get_comment_discussion(discussion_id)
-                            .await?
-                            .ok_or_else(|| Error::not_found("discussion", discussion_id))?;
-                    (first.page_id, first.block_id, discussion_id)
-                }
-            };
-            let target = block_id.unwrap_or(page_id);
-            let (node, _) = r.require(target, Operation::InsertComment, "page").await?;
-            if matches!(node.node, Node::Database(_) | Node::DataSource(_)) {
-                return Err(Error::validation(
-                    "parent",
-                    "comments can be added to pages and blocks",
-                ));
-            }
-            r.trim_rich_text(&mut rich_text).await?;
-            let comment = Comment {
-                id: Id::new(),
-                page_id,
-                block_id,
-                discussion_id,
-                rich_text,
-                created_time: r.now,
-                created_by: r.actor.author_id(),
-            };
-            r.tx.insert_comment(&comment).await?;
-            r.log_comment(comment.id, page_id).await?;
-            Ok(comment)
-        }
-        .await;
+        let result = r.create_comment(target, rich_text).await;
         r.finish(result).await
     }
 
@@ -111,5 +70,57 @@ impl Workspace {
         }
         .await;
         r.finish(result).await
+    }
+}
+
+impl Request<'_> {
+    /// Adds a comment where the actor may insert one.
+    pub async fn create_comment(
+        &mut self,
+        target: CommentTarget,
+        mut rich_text: Vec<RichText>,
+    ) -> Result<Comment> {
+        document::rich_text::validate(&rich_text).map_err(|e| e.within("rich_text"))?;
+        if rich_text.is_empty() {
+            return Err(Error::validation("rich_text", "should not be empty"));
+        }
+        let (page_id, block_id, discussion_id) = match target {
+            CommentTarget::Page(id) => (id, None, Id::new()),
+            CommentTarget::Block(id) => {
+                let (_, chain) = self.require(id, Operation::Read, "block").await?;
+                (chain.nearest_page().unwrap_or(id), Some(id), Id::new())
+            }
+            CommentTarget::Discussion(discussion_id) => {
+                let first = self
+                    .tx
+                    .get_comment_discussion(discussion_id)
+                    .await?
+                    .ok_or_else(|| Error::not_found("discussion", discussion_id))?;
+                (first.page_id, first.block_id, discussion_id)
+            }
+        };
+        let target = block_id.unwrap_or(page_id);
+        let (node, _) = self
+            .require(target, Operation::InsertComment, "page")
+            .await?;
+        if matches!(node.node, Node::Database(_) | Node::DataSource(_)) {
+            return Err(Error::validation(
+                "parent",
+                "comments can be added to pages and blocks",
+            ));
+        }
+        self.trim_rich_text(&mut rich_text).await?;
+        let comment = Comment {
+            id: Id::new(),
+            page_id,
+            block_id,
+            discussion_id,
+            rich_text,
+            created_time: self.now,
+            created_by: self.actor.author_id(),
+        };
+        self.tx.insert_comment(&comment).await?;
+        self.log_comment(comment.id, page_id).await?;
+        Ok(comment)
     }
 }

@@ -311,6 +311,7 @@ async fn load_pages(
             .create_page(
                 ada,
                 NewPage {
+                    id: None,
                     parent: Some(parent),
                     properties: vec![(
                         "title".into(),

@@ -14,6 +14,7 @@ mod error;
 mod pages;
 mod request;
 mod search;
+mod session;
 mod users;
 mod webhooks;
 
@@ -36,6 +37,7 @@ pub use error::{Error, Result};
 pub use pages::{NewPage, PageMarkdown, PageUpdate, PageView, ParentInput};
 pub use request::Page as ListPage;
 pub use search::{SearchFilter, SearchRequest, SearchResult};
+pub use session::Session;
 pub use storage_sql::{
     AuditEntry, ChangeCursor, ChangeRecord, Comment, Store, TokenSubject, UserKind, UserRecord,
 };

@@ -28,6 +28,9 @@ pub enum ParentInput {
 
 #[derive(Debug, Clone, Default)]
 pub struct NewPage {
+    /// The id the page gets; a new one when `None`. Integration runs name the pages they stage
+    /// before they exist, so that later writes of the run can target them.
+    pub id: Option<Id>,
     pub parent: Option<ParentInput>,
     /// Property values by property name or id.
     pub properties: Vec<(String, PropertyInput)>,
@@ -464,15 +467,22 @@ impl Request<'_> {
         Ok(())
     }
 
-    async fn create_page(&mut self, new_page: NewPage) -> Result<PageView> {
+    pub(crate) async fn create_page(&mut self, new_page: NewPage) -> Result<PageView> {
         let parent_input = new_page
             .parent
             .ok_or_else(|| Error::validation("parent", "should be defined"))?;
         let (parent, mut data_source) = self.resolve_parent(parent_input).await?;
         document::block::validate_new_blocks(&new_page.children, "children")?;
+        let id = match new_page.id {
+            Some(id) if self.tx.get_node(id).await?.is_some() => {
+                return Err(Error::validation("id", format!("{id} is already in use")));
+            }
+            Some(id) => id,
+            None => Id::new(),
+        };
         let author = self.actor.author_id();
         let mut page = Page {
-            id: Id::new(),
+            id,
             parent,
             properties: BTreeMap::new(),
             icon: new_page.icon,
@@ -530,7 +540,7 @@ impl Request<'_> {
         self.view_page(page).await
     }
 
-    async fn update_page(&mut self, id: Id, update: PageUpdate) -> Result<PageView> {
+    pub(crate) async fn update_page(&mut self, id: Id, update: PageUpdate) -> Result<PageView> {
         let mut page = self.require_page(id, Operation::Update).await?;
         let restoring = update.in_trash == Some(false);
         if page.in_trash && !restoring {

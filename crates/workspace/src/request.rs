@@ -19,6 +19,10 @@ pub(crate) struct Request<'a> {
     pub actor: &'a Actor,
     pub tx: Tx,
     pub now: i64,
+    /// Whether `tx` is a write transaction. A read transaction never writes (on SQLite a
+    /// reader that writes is upgraded, and fails once another writer committed), so its audit
+    /// trail goes to a write transaction of its own.
+    writable: bool,
     workspace: &'a Workspace,
     root: access::Node,
     audit: Vec<AuditEntry>,
@@ -40,6 +44,7 @@ impl Workspace {
             actor,
             tx,
             now: document::time::now_ms(),
+            writable: write,
             workspace: self,
             root: access::workspace_root(record.id, record.members_level),
             audit: Vec::new(),
@@ -48,34 +53,51 @@ impl Workspace {
     }
 }
 
+impl Workspace {
+    /// Whether `actor` may read a node (missing nodes are unreadable). Not audited: the answer
+    /// goes to the service, not to the actor.
+    pub async fn can_read(&self, actor: &Actor, id: Id) -> Result<bool> {
+        let mut r = self.begin(actor, false).await?;
+        let result = r.can_read(id).await;
+        r.finish(result).await
+    }
+}
+
 impl Request<'_> {
-    /// Commits on success and rolls back on failure; either way, writes the audit trail
-    /// (in its own transaction when the request failed, so denials are kept).
+    /// Commits on success and rolls back on failure; either way, writes the audit trail: in
+    /// the request's transaction when it is a write that succeeded, otherwise in its own (so a
+    /// failed request's denials are kept, and a read never writes).
     pub async fn finish<T>(self, result: Result<T>) -> Result<T> {
         let Request {
             mut tx,
             audit,
             workspace,
+            writable,
             ..
         } = self;
-        match result {
-            Ok(value) => {
+        let result = match result {
+            Ok(value) if writable => {
                 if !audit.is_empty() {
                     tx.append_audit(&audit).await?;
                 }
+                tx.commit().await?;
+                return Ok(value);
+            }
+            Ok(value) => {
                 tx.commit().await?;
                 Ok(value)
             }
             Err(error) => {
                 tx.rollback().await?;
-                if !audit.is_empty() {
-                    let mut audit_tx = workspace.store.write().await?;
-                    audit_tx.append_audit(&audit).await?;
-                    audit_tx.commit().await?;
-                }
                 Err(error)
             }
+        };
+        if !audit.is_empty() {
+            let mut audit_tx = workspace.store.write().await?;
+            audit_tx.append_audit(&audit).await?;
+            audit_tx.commit().await?;
         }
+        result
     }
 
     /// The workspace root node (members' level) for access decisions.

@@ -4,6 +4,11 @@
 mod access_agreement;
 mod endpoints;
 mod errors;
+mod integrations;
+
+#[path = "../../../runtime/tests/it/guests.rs"]
+#[allow(dead_code)]
+mod guests;
 
 use axum::Router;
 use axum::body::Body;
@@ -31,6 +36,15 @@ impl Harness {
     }
 
     pub async fn with_config(config: http_api::Config) -> Harness {
+        Harness::build(config, false).await
+    }
+
+    /// With the integration platform and its worker running.
+    pub async fn with_platform() -> Harness {
+        Harness::build(http_api::Config::default(), true).await
+    }
+
+    async fn build(config: http_api::Config, platform: bool) -> Harness {
         let store = Store::open("sqlite::memory:").await.unwrap();
         // Content search on, in memory, with the model-free hashing embedder: these tests are
         // about access and API shapes; the real model is tested in `trellis`'s suite.
@@ -78,7 +92,27 @@ impl Harness {
             .create_token(TokenSubject::Integration(integration.id), "test")
             .await
             .unwrap();
-        let router = http_api::router(workspace.clone(), config);
+        let platform = platform.then(|| {
+            let runtime = runtime::Runtime::new(runtime::RuntimeConfig {
+                cache_dir: Some(std::env::temp_dir().join("trellis-http-api-test-components")),
+                concurrent_runs_max: 8,
+                ..Default::default()
+            })
+            .unwrap();
+            let platform =
+                ::integrations::Platform::new(workspace.clone(), runtime, Default::default());
+            let worker = platform.clone();
+            tokio::spawn(async move {
+                worker
+                    .run_worker(
+                        std::time::Duration::from_millis(5),
+                        std::future::pending::<()>(),
+                    )
+                    .await
+            });
+            platform
+        });
+        let router = http_api::router(workspace.clone(), platform, config);
         Harness {
             router,
             workspace,

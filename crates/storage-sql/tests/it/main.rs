@@ -21,22 +21,14 @@ pub async fn stores() -> Vec<(&'static str, Store)> {
 
 /// Creates a fresh PostgreSQL database for one test and returns its URL.
 pub async fn postgres_database() -> Option<String> {
-    use sqlx::Connection;
     let base = std::env::var("TRELLIS_TEST_POSTGRES_URL")
         .ok()
         .filter(|url| !url.is_empty())?;
-    sqlx::any::install_default_drivers();
-    let name = format!("t_{}", uuid::Uuid::new_v4().simple());
-    let mut conn = sqlx::AnyConnection::connect(&base)
-        .await
-        .expect("connect to TRELLIS_TEST_POSTGRES_URL");
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut conn)
-        .await
-        .expect("create test database");
-    conn.close().await.ok();
-    let (prefix, _) = base.rsplit_once('/').expect("URL with a database name");
-    Some(format!("{prefix}/{name}"))
+    Some(
+        storage_sql::create_postgres_database(&base)
+            .await
+            .expect("create a database on TRELLIS_TEST_POSTGRES_URL"),
+    )
 }
 
 pub fn runtime() -> tokio::runtime::Runtime {

@@ -2,6 +2,7 @@
 
 mod cli;
 mod crash;
+mod integrations;
 mod search;
 mod webhooks;
 

@@ -135,6 +135,11 @@ fn handle(event: Event) -> Result<Output, String> {
                 &json!({ "models": error, "vector_search": search }),
             ))
         }
+        "vector-search" => {
+            let hits = vector_search::search(&text("query"), number("limit") as u32)?;
+            let pages: Vec<String> = hits.into_iter().map(|hit| hit.page_id).collect();
+            Ok(Output::json(&json!({ "pages": pages })))
+        }
         "stderr" => {
             eprintln!("written to stderr");
             Ok(Output::None)

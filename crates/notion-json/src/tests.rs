@@ -18,7 +18,7 @@ use proptest::prelude::*;
 use serde_json::{Value, json};
 
 use super::*;
-use crate::notion::render;
+use crate::render;
 
 const PAGE_ID: &str = "5c6a2821-6bb1-4a7e-b6e1-c50111515c3d";
 const USER_ID: &str = "e79a0b74-3aba-4149-9f74-0bb5791a6ee6";

@@ -1,0 +1,202 @@
+//! Event-to-run lag: `INSTALLATIONS` installations of a trivial component subscribed to
+//! `page.properties_updated`, `RATE` page edits per second for `SECONDS` seconds, through the
+//! real platform worker on a file-backed SQLite store. Lag is measured from the change's
+//! commit time in the change log to the run's start (`started_time`), both stored by the server.
+//!
+//! `lag COMPONENT.wasm` with env `INSTALLATIONS` (200), `RATE` (50), `SECONDS` (10). Prints a
+//! table and a last line `RESULT key=value ...`.
+
+use std::time::{Duration, Instant};
+
+use document::{Id, PropertyInput, PropertyValue, RichText};
+use integrations::{InstallRequest, Platform, PlatformLimits};
+use workspace::{Grantee, Level, NewPage, NewUser, PageUpdate, ParentInput, Role, Workspace};
+
+fn env(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(default)
+}
+
+fn title(text: &str) -> Vec<(String, PropertyInput)> {
+    vec![(
+        "title".into(),
+        PropertyInput::Value(PropertyValue::Title(vec![RichText::plain(text)])),
+    )]
+}
+
+fn percentile(sorted: &[i64], fraction: f64) -> i64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    sorted[((sorted.len() - 1) as f64 * fraction).round() as usize]
+}
+
+#[tokio::main]
+async fn main() {
+    let component_path = std::env::args()
+        .nth(1)
+        .expect("usage: lag COMPONENT.wasm (the echo integration, built for wasm32-wasip2)");
+    let component = std::fs::read(&component_path).expect("read the component");
+    let installations = env("INSTALLATIONS", 200) as usize;
+    let rate = env("RATE", 50);
+    let seconds = env("SECONDS", 10);
+
+    let dir = std::env::temp_dir().join(format!("trellis-lag-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let store = storage_sql::Store::open_data_dir(&dir).await.unwrap();
+    let workspace = Workspace::new(store).await.unwrap();
+    let owner = workspace
+        .create_user(NewUser {
+            email: "owner@example.com".into(),
+            name: "Owner".into(),
+            role: Role::Owner,
+            password: None,
+        })
+        .await
+        .unwrap();
+    let owner = workspace.actor_for_user(owner.id).await.unwrap();
+    let page = workspace
+        .create_page(
+            &owner,
+            NewPage {
+                parent: Some(ParentInput::Workspace),
+                properties: title("Edited"),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .page
+        .id;
+    let runtime = runtime::Runtime::new(runtime::RuntimeConfig {
+        cache_dir: Some(dir.join("components")),
+        ..Default::default()
+    })
+    .unwrap();
+    let platform = Platform::new(workspace.clone(), runtime, PlatformLimits::default());
+    let setup = Instant::now();
+    for index in 0..installations {
+        let manifest = format!(
+            "[integration]\nname = \"lag-{index}\"\nversion = \"1.0.0\"\nlanguage = \"rust\"\n\
+             [scopes]\nworkspace = [\"read_content\"]\n[triggers]\nchanges = [\"page.properties_updated\"]\n"
+        );
+        let package = platform
+            .register(&owner, &manifest, &component)
+            .await
+            .unwrap();
+        let installation = platform
+            .install(
+                &owner,
+                InstallRequest {
+                    package_id: package.record.id,
+                    runs_per_hour_max: Some(1_000_000),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        workspace
+            .share(
+                &owner,
+                page,
+                Grantee::Integration(installation.record.integration_id),
+                Some(Level::CanView),
+            )
+            .await
+            .unwrap();
+    }
+    eprintln!(
+        "set up {installations} installations in {:.1} s",
+        setup.elapsed().as_secs_f64()
+    );
+    let worker = {
+        let platform = platform.clone();
+        tokio::spawn(async move {
+            platform
+                .run_worker(Duration::from_millis(20), std::future::pending::<()>())
+                .await
+        })
+    };
+    // The edits: one page title change every 1/RATE s.
+    let started = Instant::now();
+    let interval = Duration::from_secs_f64(1.0 / rate as f64);
+    let mut edits = 0u64;
+    while started.elapsed() < Duration::from_secs(seconds) {
+        let due = started + interval * edits as u32;
+        tokio::time::sleep_until(due.into()).await;
+        workspace
+            .update_page(
+                &owner,
+                page,
+                PageUpdate {
+                    properties: title(&format!("Edit {edits}")),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        edits += 1;
+    }
+    let expected = edits as usize * installations;
+    // Let the queue drain, up to a minute.
+    let drain_deadline = Instant::now() + Duration::from_secs(60);
+    let mut lags = Vec::new();
+    let mut unstarted;
+    let mut statuses = std::collections::BTreeMap::<String, usize>::new();
+    loop {
+        let views = platform.installations(&owner).await.unwrap();
+        lags.clear();
+        statuses.clear();
+        unstarted = 0;
+        for view in &views {
+            let mut before: Option<Id> = None;
+            loop {
+                let runs = platform
+                    .runs(&owner, view.record.id, before, 100)
+                    .await
+                    .unwrap();
+                for run in &runs {
+                    *statuses.entry(run.row.status.clone()).or_default() += 1;
+                    let at = run.to_json()["event"]["at_ms"].as_i64().unwrap_or(0);
+                    match run.row.started_time {
+                        Some(start) => lags.push(start - at),
+                        None => unstarted += 1,
+                    }
+                }
+                if runs.len() < 100 {
+                    break;
+                }
+                before = runs.last().map(|run| run.row.id);
+            }
+        }
+        if (lags.len() >= expected && unstarted == 0) || Instant::now() > drain_deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let total_s = started.elapsed().as_secs_f64();
+    worker.abort();
+    lags.sort_unstable();
+    let (p50, p99, max) = (
+        percentile(&lags, 0.5),
+        percentile(&lags, 0.99),
+        lags.last().copied().unwrap_or(0),
+    );
+    println!(
+        "| installations | edits/s | edits | runs expected | runs started | p50 lag ms | p99 lag ms | max lag ms |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    println!(
+        "| {installations} | {rate} | {edits} | {expected} | {} | {p50} | {p99} | {max} |",
+        lags.len()
+    );
+    println!("statuses: {statuses:?}; wall time including drain {total_s:.1} s");
+    println!(
+        "RESULT installations={installations} rate={rate} edits={edits} runs={} p50_ms={p50} p99_ms={p99} max_ms={max} runs_per_s={:.0}",
+        lags.len(),
+        lags.len() as f64 / total_s
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

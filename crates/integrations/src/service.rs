@@ -1,0 +1,1244 @@
+//! The platform service: register, install, enqueue, execute, trigger.
+//!
+//! Runs live in the store's durable queue. A worker pass ([`Platform::work`]) turns new
+//! change-log events and due schedule ticks into runs (in the same transaction as the trigger
+//! cursor, each with a run key, so a trigger runs once), claims runs that are due within the
+//! workspace's and each installation's concurrency and hourly limits, and executes them as
+//! tasks. A run's lease outlasts its wall-clock limit, so a live run never loses its lease; a
+//! run whose worker died is claimed again when the lease ends, up to `run_attempts_max`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use access::{Actor, IntegrationActor, Role, UserActor};
+use document::Id;
+use runtime::{
+    Event, InvokeSource, LoadedComponent, Output, RunContext, RunOutcome, RunRequest, Runtime,
+    Services, WebhookRequest,
+};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use storage_sql::{InstallationRecord, PackageRecord, RunRow, UsageEvent};
+use tokio::sync::{Notify, Semaphore};
+use workspace::Workspace;
+
+use crate::host::{StoreKv, StoreSecrets, WorkspaceBridge, uuid};
+use crate::manifest::{Manifest, WorkspaceScope};
+use crate::record::{
+    InstallConfig, RunView, bare_record, event_from_json, event_json, record_json,
+};
+use crate::{Error, Result, writes};
+
+/// The change-log consumer that turns changes into runs.
+pub const TRIGGER_CONSUMER: &str = "integrations.triggers";
+/// Changes read per trigger pass.
+const TRIGGER_BATCH_EVENTS: i64 = 500;
+/// How far back a schedule tick is still run after downtime, in milliseconds.
+const SCHEDULE_CATCH_UP_MS: i64 = 60 * 60 * 1000;
+/// How often the worker looks for due schedule ticks, in milliseconds.
+const SCHEDULE_PASS_INTERVAL_MS: i64 = 1_000;
+/// Ticks of one schedule enqueued per pass at most (the latest ones).
+const SCHEDULE_TICKS_PER_PASS_MAX: usize = 10;
+/// Runs listed per page at most.
+pub const RUNS_PAGE_MAX: i64 = 100;
+/// Random bytes in a webhook URL token.
+const WEBHOOK_TOKEN_BYTES: usize = 32;
+/// A run's status while it waits and while it runs.
+const QUEUED: &str = "queued";
+/// Marks a finish that found its run no longer held by this attempt (canceled, taken over).
+const SUPERSEDED: &str = "the run is no longer held by this attempt";
+
+/// Platform-wide limits, named with units.
+#[derive(Debug, Clone)]
+pub struct PlatformLimits {
+    /// Runs executing at once in this process.
+    pub concurrent_runs_max: usize,
+    /// Default for an installation: runs at once.
+    pub installation_concurrent_runs_max: i64,
+    /// Default for an installation: runs started per hour (the incumbent's Workers allow 600).
+    pub installation_runs_per_hour_max: i64,
+    /// A lease lasts the run's wall-clock limit plus this, in milliseconds.
+    pub lease_margin_ms: i64,
+    /// Attempts before a run whose worker keeps dying is given up as `lost`.
+    pub run_attempts_max: i64,
+    /// Size of a component, in bytes.
+    pub component_bytes_max: usize,
+    /// Size of a manifest, in bytes.
+    pub manifest_bytes_max: usize,
+}
+
+impl Default for PlatformLimits {
+    fn default() -> Self {
+        PlatformLimits {
+            concurrent_runs_max: 32,
+            installation_concurrent_runs_max: 8,
+            installation_runs_per_hour_max: 600,
+            lease_margin_ms: 30_000,
+            run_attempts_max: 3,
+            component_bytes_max: 64 << 20,
+            manifest_bytes_max: 64 << 10,
+        }
+    }
+}
+
+/// A registered package as the API shows it.
+#[derive(Debug, Clone)]
+pub struct PackageView {
+    pub record: PackageRecord,
+    pub manifest: Manifest,
+    /// The interfaces the component imports.
+    pub imports: Vec<String>,
+}
+
+/// What an owner asks for when installing. `None` grants everything the manifest declares.
+#[derive(Debug, Clone, Default)]
+pub struct InstallRequest {
+    pub package_id: Id,
+    pub workspace: Option<Vec<WorkspaceScope>>,
+    pub egress: Option<Vec<String>>,
+    pub runs_per_hour_max: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct InstallationView {
+    pub record: InstallationRecord,
+    pub package: PackageRecord,
+    pub manifest: Manifest,
+    pub config: InstallConfig,
+}
+
+/// The service. Clone it freely; clones share the queue worker's state.
+#[derive(Clone)]
+pub struct Platform {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    workspace: Workspace,
+    runtime: Runtime,
+    limits: PlatformLimits,
+    components: Mutex<HashMap<Id, LoadedComponent>>,
+    slots: Arc<Semaphore>,
+    /// Runs executing in this process, to abort on cancel.
+    running: Mutex<HashMap<Id, tokio::task::AbortHandle>>,
+    /// Wakes the worker when a run is enqueued here.
+    wake: Notify,
+    /// Schedule ticks up to this time were enqueued.
+    schedules_checked_ms: Mutex<i64>,
+}
+
+fn now() -> i64 {
+    document::time::now_ms()
+}
+
+fn person(actor: &Actor) -> Result<&UserActor> {
+    match actor {
+        Actor::User(user) => Ok(user),
+        _ => Err(Error::Forbidden(
+            "only people manage and invoke integrations; use a personal token".into(),
+        )),
+    }
+}
+
+fn owner(actor: &Actor) -> Result<&UserActor> {
+    let user = person(actor)?;
+    if user.role != Role::Owner {
+        return Err(Error::Forbidden(
+            "only workspace owners register and install integrations".into(),
+        ));
+    }
+    Ok(user)
+}
+
+fn output_json(output: &Option<Output>) -> Option<String> {
+    use base64::Engine as _;
+    output.as_ref().map(|output| match output {
+        Output::None => "null".to_string(),
+        Output::Json(text) => text.clone(),
+        Output::Http(response) => json!({
+            "status": response.status,
+            "headers": response.headers,
+            "body_base64": base64::engine::general_purpose::STANDARD.encode(&response.body),
+        })
+        .to_string(),
+    })
+}
+
+fn usage_events(outcome: &RunOutcome, run: &RunRow, time: i64) -> Vec<UsageEvent> {
+    let usage = outcome.record.usage;
+    let sent = outcome
+        .record
+        .outbound_requests
+        .iter()
+        .filter(|request| request.allowed)
+        .count() as u64;
+    [
+        ("cpu", usage.cpu_us, "us"),
+        ("fuel", usage.fuel, "instructions"),
+        ("memory", usage.memory_byte_seconds, "byte_seconds"),
+        ("host_calls", usage.host_calls, "calls"),
+        ("outbound_requests", sent, "requests"),
+    ]
+    .into_iter()
+    .map(|(kind, quantity, unit)| UsageEvent {
+        run_id: run.id,
+        installation_id: run.installation_id,
+        kind: kind.to_string(),
+        quantity: quantity.min(i64::MAX as u64) as i64,
+        unit: unit.to_string(),
+        time,
+    })
+    .collect()
+}
+
+impl Platform {
+    pub fn new(workspace: Workspace, runtime: Runtime, limits: PlatformLimits) -> Platform {
+        let slots = Arc::new(Semaphore::new(limits.concurrent_runs_max));
+        Platform {
+            inner: Arc::new(Inner {
+                workspace,
+                runtime,
+                limits,
+                components: Mutex::new(HashMap::new()),
+                slots,
+                running: Mutex::new(HashMap::new()),
+                wake: Notify::new(),
+                schedules_checked_ms: Mutex::new(now() - SCHEDULE_CATCH_UP_MS),
+            }),
+        }
+    }
+
+    pub fn workspace(&self) -> &Workspace {
+        &self.inner.workspace
+    }
+
+    // ----- packages -------------------------------------------------------------------------
+
+    /// Registers a package: parses the manifest, compiles the component and reviews it against
+    /// the manifest. Registering the same name, version and component again returns the
+    /// existing package; the same name and version with another component is a conflict.
+    pub async fn register(
+        &self,
+        actor: &Actor,
+        manifest_text: &str,
+        component: &[u8],
+    ) -> Result<PackageView> {
+        let user = owner(actor)?;
+        if manifest_text.len() > self.inner.limits.manifest_bytes_max {
+            return Err(Error::Invalid(format!(
+                "manifest: larger than {} bytes",
+                self.inner.limits.manifest_bytes_max
+            )));
+        }
+        if component.len() > self.inner.limits.component_bytes_max {
+            return Err(Error::Invalid(format!(
+                "component: larger than {} bytes",
+                self.inner.limits.component_bytes_max
+            )));
+        }
+        let manifest = Manifest::parse(manifest_text)?;
+        let loaded = self.load_bytes(component).await?;
+        // Review: a component may import only what its manifest declares.
+        let declared = declared_config(&manifest);
+        loaded
+            .check_grants(&declared.grants(&manifest)?)
+            .map_err(|error| Error::ReviewRefused(error.to_string()))?;
+        let digest = hex::encode(Sha256::digest(component));
+        let mut tx = self.inner.workspace.store().write().await?;
+        let existing = tx
+            .find_package(&manifest.integration.name, &manifest.integration.version)
+            .await?;
+        let record = match existing {
+            Some(existing)
+                if existing.digest == digest && existing.manifest == manifest.to_json() =>
+            {
+                existing
+            }
+            Some(_) => {
+                return Err(Error::Conflict(format!(
+                    "{} {} is already registered with another component or manifest; bump the version",
+                    manifest.integration.name, manifest.integration.version
+                )));
+            }
+            None => {
+                let record = PackageRecord {
+                    id: Id::new(),
+                    name: manifest.integration.name.clone(),
+                    version: manifest.integration.version.clone(),
+                    manifest: manifest.to_json(),
+                    digest,
+                    created_by: Some(user.id),
+                    created_time: now(),
+                };
+                tx.insert_package(&record, component).await?;
+                record
+            }
+        };
+        tx.commit().await?;
+        self.inner
+            .components
+            .lock()
+            .expect("components lock")
+            .insert(record.id, loaded.clone());
+        Ok(PackageView {
+            record,
+            manifest,
+            imports: imports(&loaded),
+        })
+    }
+
+    pub async fn packages(&self, actor: &Actor) -> Result<Vec<PackageView>> {
+        person(actor)?;
+        let mut tx = self.inner.workspace.store().read().await?;
+        let records = tx.list_packages().await?;
+        tx.commit().await?;
+        let mut views = Vec::new();
+        for record in records {
+            let manifest = Manifest::from_json(&record.manifest)?;
+            let loaded = self.component(record.id).await?;
+            views.push(PackageView {
+                record,
+                manifest,
+                imports: imports(&loaded),
+            });
+        }
+        Ok(views)
+    }
+
+    async fn load_bytes(&self, component: &[u8]) -> Result<LoadedComponent> {
+        let runtime = self.inner.runtime.clone();
+        let bytes = component.to_vec();
+        // Compiling a JS component takes seconds: keep it off the async workers.
+        tokio::task::spawn_blocking(move || runtime.load(&bytes))
+            .await
+            .map_err(|error| Error::Internal(error.to_string()))?
+            .map_err(|error| Error::ReviewRefused(error.to_string()))
+    }
+
+    /// The compiled component of a package, compiled once per process (and cached on disk by
+    /// the runtime).
+    async fn component(&self, package_id: Id) -> Result<LoadedComponent> {
+        if let Some(loaded) = self
+            .inner
+            .components
+            .lock()
+            .expect("components lock")
+            .get(&package_id)
+        {
+            return Ok(loaded.clone());
+        }
+        let mut tx = self.inner.workspace.store().read().await?;
+        let bytes = tx.package_component(package_id).await?;
+        tx.commit().await?;
+        let loaded = self.load_bytes(&bytes).await?;
+        self.inner
+            .components
+            .lock()
+            .expect("components lock")
+            .insert(package_id, loaded.clone());
+        Ok(loaded)
+    }
+
+    // ----- installations --------------------------------------------------------------------
+
+    /// Installs a package, or moves an existing installation of the same integration name to
+    /// this package with the new grants. Grants must be a subset of the manifest's declarations.
+    pub async fn install(
+        &self,
+        actor: &Actor,
+        request: InstallRequest,
+    ) -> Result<InstallationView> {
+        let user = owner(actor)?;
+        let mut tx = self.inner.workspace.store().read().await?;
+        let package = tx
+            .get_package(request.package_id)
+            .await?
+            .ok_or_else(|| Error::not_found("package", request.package_id))?;
+        tx.commit().await?;
+        let manifest = Manifest::from_json(&package.manifest)?;
+        let mut config = declared_config(&manifest);
+        if let Some(scopes) = request.workspace {
+            if let Some(extra) = scopes
+                .iter()
+                .find(|scope| !config.workspace.contains(scope))
+            {
+                return Err(Error::Invalid(format!(
+                    "workspace scope `{}` is not declared by the manifest",
+                    extra.name()
+                )));
+            }
+            config.workspace = scopes;
+        }
+        if let Some(egress) = request.egress {
+            if let Some(extra) = egress.iter().find(|origin| !config.egress.contains(origin)) {
+                return Err(Error::Invalid(format!(
+                    "egress origin `{extra}` is not declared by the manifest"
+                )));
+            }
+            config.egress = egress;
+        }
+        if let Some(rate) = request.runs_per_hour_max {
+            if !(1..=1_000_000).contains(&rate) {
+                return Err(Error::Invalid(
+                    "runs_per_hour_max should be between 1 and 1000000".into(),
+                ));
+            }
+            config.runs_per_hour_max = rate;
+        } else {
+            config.runs_per_hour_max = self.inner.limits.installation_runs_per_hour_max;
+        }
+        config.concurrent_runs_max = self.inner.limits.installation_concurrent_runs_max;
+        let integration = self
+            .inner
+            .workspace
+            .ensure_integration(
+                &manifest.integration.name,
+                config.capabilities(),
+                Some(user.id),
+            )
+            .await?;
+        self.inner
+            .workspace
+            .set_integration_capabilities(integration.id, config.capabilities())
+            .await?;
+        let mut tx = self.inner.workspace.store().write().await?;
+        let existing = tx
+            .list_installations(true)
+            .await?
+            .into_iter()
+            .find(|installation| installation.integration_id == integration.id);
+        let record = match existing {
+            Some(mut record) => {
+                tx.update_installation(record.id, package.id, &config.to_json(), true)
+                    .await?;
+                record.package_id = package.id;
+                record.config = config.to_json();
+                record.active = true;
+                record
+            }
+            None => {
+                let record = InstallationRecord {
+                    id: Id::new(),
+                    package_id: package.id,
+                    integration_id: integration.id,
+                    installed_by: user.id,
+                    config: config.to_json(),
+                    active: true,
+                    created_time: now(),
+                };
+                tx.insert_installation(&record).await?;
+                record
+            }
+        };
+        tx.commit().await?;
+        Ok(InstallationView {
+            record,
+            package,
+            manifest,
+            config,
+        })
+    }
+
+    pub async fn installations(&self, actor: &Actor) -> Result<Vec<InstallationView>> {
+        person(actor)?;
+        let mut tx = self.inner.workspace.store().read().await?;
+        let records = tx.list_installations(false).await?;
+        let mut views = Vec::new();
+        for record in records {
+            views.push(installation_view(&mut tx, record).await?);
+        }
+        tx.commit().await?;
+        Ok(views)
+    }
+
+    pub async fn installation(&self, actor: &Actor, id: Id) -> Result<InstallationView> {
+        person(actor)?;
+        let mut tx = self.inner.workspace.store().read().await?;
+        let record = tx
+            .get_installation(id)
+            .await?
+            .ok_or_else(|| Error::not_found("installation", id))?;
+        let view = installation_view(&mut tx, record).await?;
+        tx.commit().await?;
+        Ok(view)
+    }
+
+    /// Sets a secret the manifest declares. Only owners; the value is never shown again.
+    pub async fn set_secret(&self, actor: &Actor, id: Id, name: &str, value: &str) -> Result<()> {
+        owner(actor)?;
+        let view = self.installation(actor, id).await?;
+        if !view
+            .manifest
+            .scopes
+            .secrets
+            .iter()
+            .any(|declared| declared == name)
+        {
+            return Err(Error::Invalid(format!(
+                "secret `{name}` is not declared in the manifest's scopes.secrets"
+            )));
+        }
+        if value.len() > 16 << 10 {
+            return Err(Error::Invalid("a secret's value is at most 16 KiB".into()));
+        }
+        let mut tx = self.inner.workspace.store().write().await?;
+        tx.secret_set(id, name, value).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    // ----- runs -----------------------------------------------------------------------------
+
+    /// Queues an `invoke` of an installation by the calling user, with JSON input.
+    pub async fn invoke(
+        &self,
+        actor: &Actor,
+        installation_id: Id,
+        input: &Value,
+        source: InvokeSource,
+    ) -> Result<RunView> {
+        let user = person(actor)?;
+        let view = self.installation(actor, installation_id).await?;
+        if !view.manifest.triggers.invoke {
+            return Err(Error::Invalid(format!(
+                "{} does not accept invoke events (triggers.invoke = false)",
+                view.manifest.integration.name
+            )));
+        }
+        let input = input.to_string();
+        if input.len() as u64 > view.config.run_limits().input_bytes_max {
+            return Err(Error::Invalid(
+                "input: larger than the run's input limit".into(),
+            ));
+        }
+        let event = Event::Invoke { source, input };
+        let run = new_run(installation_id, None, &event, user.id);
+        self.enqueue_within_budget(&view, &run).await?;
+        Ok(RunView { row: run })
+    }
+
+    /// Makes a new webhook URL token for an installation whose manifest declares
+    /// `triggers.webhook`, and returns it; the previous token stops working. Only owners. The
+    /// store keeps only the token's SHA-256, so it is shown once.
+    pub async fn rotate_webhook_token(&self, actor: &Actor, installation_id: Id) -> Result<String> {
+        use base64::Engine as _;
+        use rand::RngCore as _;
+        owner(actor)?;
+        let view = self.installation(actor, installation_id).await?;
+        if !view.manifest.triggers.webhook {
+            return Err(Error::Invalid(format!(
+                "{} does not accept webhook events (triggers.webhook = false)",
+                view.manifest.integration.name
+            )));
+        }
+        let mut bytes = [0u8; WEBHOOK_TOKEN_BYTES];
+        rand::rng().fill_bytes(&mut bytes);
+        let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+        let mut tx = self.inner.workspace.store().write().await?;
+        tx.set_webhook_token(installation_id, &token_hash(&token), now())
+            .await?;
+        tx.commit().await?;
+        Ok(token)
+    }
+
+    /// Queues a `webhook` run for the installation a webhook URL token names, acting for the
+    /// user who installed it. An unknown token, an inactive installation and one that does not
+    /// accept webhooks are all `not found`: the URL reveals nothing about installations.
+    pub async fn webhook(&self, token: &str, request: WebhookRequest) -> Result<RunView> {
+        let not_found = || Error::not_found("webhook", "this URL");
+        let mut tx = self.inner.workspace.store().read().await?;
+        let installation_id = tx.installation_by_webhook_token(&token_hash(token)).await?;
+        let record = match installation_id {
+            Some(id) => tx.get_installation(id).await?,
+            None => None,
+        };
+        let view = match record {
+            Some(record) if record.active => Some(installation_view(&mut tx, record).await?),
+            _ => None,
+        };
+        tx.commit().await?;
+        let view = view
+            .filter(|view| view.manifest.triggers.webhook)
+            .ok_or_else(not_found)?;
+        let event = Event::Webhook(request);
+        if event.payload_bytes() > view.config.run_limits().input_bytes_max {
+            return Err(Error::Invalid(
+                "the request is larger than the run's input limit".into(),
+            ));
+        }
+        let run = new_run(view.record.id, None, &event, view.record.installed_by);
+        self.enqueue_within_budget(&view, &run).await?;
+        Ok(RunView { row: run })
+    }
+
+    /// Waits until a run has ended or `timeout` passed, without an actor (webhook callers have
+    /// none; they only learn the run they started).
+    pub async fn wait_run(&self, id: Id, timeout: Duration) -> Result<RunView> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let mut tx = self.inner.workspace.store().read().await?;
+            let row = tx.get_run(id).await?;
+            tx.commit().await?;
+            let row = row.ok_or_else(|| Error::not_found("run", id))?;
+            let ended = !matches!(row.status.as_str(), "queued" | "running");
+            if ended || tokio::time::Instant::now() >= deadline {
+                return Ok(RunView { row });
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// Enqueues a run unless the installation spent its hourly budget, and wakes the worker.
+    async fn enqueue_within_budget(&self, view: &InstallationView, run: &RunRow) -> Result<()> {
+        let mut tx = self.inner.workspace.store().write().await?;
+        let started = tx
+            .runs_started_since(view.record.id, now() - 3_600_000)
+            .await?;
+        if started >= view.config.runs_per_hour_max {
+            return Err(Error::RateLimited(format!(
+                "{} started {started} runs in the last hour, its limit",
+                view.manifest.integration.name
+            )));
+        }
+        tx.enqueue_run(run).await?;
+        tx.commit().await?;
+        self.inner.wake.notify_one();
+        Ok(())
+    }
+
+    /// A run the caller may see: its own runs, or any run for an owner.
+    pub async fn run(&self, actor: &Actor, id: Id) -> Result<RunView> {
+        let user = person(actor)?;
+        let mut tx = self.inner.workspace.store().read().await?;
+        let row = tx.get_run(id).await?;
+        tx.commit().await?;
+        match row {
+            Some(row) if row.user_id == user.id || user.role == Role::Owner => Ok(RunView { row }),
+            _ => Err(Error::not_found("run", id)),
+        }
+    }
+
+    /// Waits until the run has ended or `timeout` passed, and returns it as it is then.
+    pub async fn wait(&self, actor: &Actor, id: Id, timeout: Duration) -> Result<RunView> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let view = self.run(actor, id).await?;
+            let ended = !matches!(view.row.status.as_str(), "queued" | "running");
+            if ended || tokio::time::Instant::now() >= deadline {
+                return Ok(view);
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// An installation's runs the caller may see, newest first.
+    pub async fn runs(
+        &self,
+        actor: &Actor,
+        installation_id: Id,
+        before: Option<Id>,
+        limit: i64,
+    ) -> Result<Vec<RunView>> {
+        let user = person(actor)?;
+        let limit = limit.clamp(1, RUNS_PAGE_MAX);
+        let mut tx = self.inner.workspace.store().read().await?;
+        let before = match before {
+            Some(id) => {
+                let run = tx.get_run(id).await?.ok_or_else(|| {
+                    Error::Invalid("start_cursor is not a run of this installation".into())
+                })?;
+                Some((run.created_time, run.id))
+            }
+            None => None,
+        };
+        let rows = tx.list_runs(installation_id, before, limit).await?;
+        tx.commit().await?;
+        Ok(rows
+            .into_iter()
+            .filter(|row| row.user_id == user.id || user.role == Role::Owner)
+            .map(|row| RunView { row })
+            .collect())
+    }
+
+    /// Cancels a queued or running run. A running run is stopped where it is; nothing it
+    /// staged is applied. Returns the run as it is afterwards.
+    pub async fn cancel(&self, actor: &Actor, id: Id) -> Result<RunView> {
+        let view = self.run(actor, id).await?;
+        let mut tx = self.inner.workspace.store().write().await?;
+        let record = bare_record("canceled").to_string();
+        let canceled = tx.cancel_run(id, &record, now()).await?;
+        tx.commit().await?;
+        if canceled
+            && let Some(handle) = self.inner.running.lock().expect("running lock").remove(&id)
+        {
+            handle.abort();
+        }
+        if !canceled {
+            return Err(Error::Conflict(format!(
+                "run {id} already ended with status {}",
+                view.row.status
+            )));
+        }
+        self.run(actor, id).await
+    }
+
+    // ----- the worker -----------------------------------------------------------------------
+
+    /// One pass of the worker: triggers, schedules, then claims and starts due runs. Returns
+    /// how many runs it started.
+    pub async fn work(&self) -> Result<usize> {
+        self.dispatch_changes().await?;
+        let now = now();
+        let checked = *self
+            .inner
+            .schedules_checked_ms
+            .lock()
+            .expect("schedules lock");
+        if now - checked >= SCHEDULE_PASS_INTERVAL_MS {
+            self.enqueue_schedule_ticks(now).await?;
+        }
+        self.start_due_runs().await
+    }
+
+    /// Runs passes until `shutdown` resolves; waits `idle` between passes with nothing to do,
+    /// or less when a run is enqueued in this process.
+    pub async fn run_worker(
+        &self,
+        idle: Duration,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) {
+        tokio::pin!(shutdown);
+        loop {
+            let started = match self.work().await {
+                Ok(started) => started,
+                Err(error) => {
+                    tracing::error!(%error, "integration worker pass failed");
+                    0
+                }
+            };
+            if started > 0 {
+                continue;
+            }
+            tokio::select! {
+                _ = &mut shutdown => return,
+                _ = self.inner.wake.notified() => {}
+                _ = tokio::time::sleep(idle) => {}
+            }
+        }
+    }
+
+    /// Turns change-log events into runs of the installations subscribed to them. The cursor
+    /// moves in the same transaction as the enqueues, and each run's key is the event's
+    /// sequence number, so every event runs each subscriber exactly once.
+    async fn dispatch_changes(&self) -> Result<usize> {
+        // Look before taking the writer: an idle worker must not queue behind writers.
+        let mut tx = self.inner.workspace.store().read().await?;
+        let cursor = tx.load_cursor(TRIGGER_CONSUMER).await?;
+        let pending = !tx.read_changes(cursor, 1).await?.is_empty();
+        tx.commit().await?;
+        if !pending {
+            return Ok(0);
+        }
+        let mut tx = self.inner.workspace.store().write().await?;
+        let cursor = tx.load_cursor(TRIGGER_CONSUMER).await?;
+        let changes = tx.read_changes(cursor, TRIGGER_BATCH_EVENTS).await?;
+        let Some(last) = changes.last().map(|change| change.cursor) else {
+            tx.commit().await?;
+            return Ok(0);
+        };
+        let mut subscribers = Vec::new();
+        for record in tx.list_installations(false).await? {
+            let package = tx
+                .get_package(record.package_id)
+                .await?
+                .ok_or_else(|| Error::not_found("package", record.package_id))?;
+            let manifest = Manifest::from_json(&package.manifest)?;
+            if manifest.triggers.changes.is_empty() {
+                continue;
+            }
+            let bot_user_id = tx
+                .get_integration(record.integration_id)
+                .await?
+                .map(|integration| integration.bot_user_id);
+            subscribers.push((record, manifest.triggers.changes, bot_user_id));
+        }
+        let mut enqueued = 0;
+        for change in &changes {
+            for (installation, events, bot_user_id) in &subscribers {
+                // Changes made by this integration itself don't trigger it again.
+                if !events.contains(&change.change.kind)
+                    || change.time < installation.created_time
+                    || Some(change.change.actor_id) == *bot_user_id
+                {
+                    continue;
+                }
+                let event = Event::Change {
+                    event_id: change.seq.to_string(),
+                    event_type: change.change.kind.clone(),
+                    object_id: change.change.object_id.to_string(),
+                    at_ms: change.time.max(0) as u64,
+                    data: json!({
+                        "object_kind": change.change.object_kind,
+                        "parent_id": change.change.parent_id.map(|id| id.to_string()),
+                        "fields": change.change.fields,
+                    })
+                    .to_string(),
+                };
+                let key = format!("change:{}", change.seq);
+                let run = new_run(
+                    installation.id,
+                    Some(key),
+                    &event,
+                    installation.installed_by,
+                );
+                if tx.enqueue_run(&run).await? {
+                    enqueued += 1;
+                }
+            }
+        }
+        tx.save_cursor(TRIGGER_CONSUMER, last, now()).await?;
+        tx.commit().await?;
+        Ok(enqueued)
+    }
+
+    /// Enqueues the schedule ticks due by `now` since the last call (after downtime, those of
+    /// the last hour, at most ten per schedule), and returns how many it enqueued. Each tick's
+    /// run key is its schedule and time, so a tick enqueued twice (by two nodes, or after a
+    /// restart) runs once. The worker calls it with the current time.
+    pub async fn enqueue_schedule_ticks(&self, now: i64) -> Result<usize> {
+        let since = *self
+            .inner
+            .schedules_checked_ms
+            .lock()
+            .expect("schedules lock");
+        let mut tx = self.inner.workspace.store().write().await?;
+        let mut enqueued = 0;
+        for record in tx.list_installations(false).await? {
+            let package = tx
+                .get_package(record.package_id)
+                .await?
+                .ok_or_else(|| Error::not_found("package", record.package_id))?;
+            let manifest = Manifest::from_json(&package.manifest)?;
+            for schedule in &manifest.triggers.schedule {
+                let cron = crate::manifest::parse_cron(&schedule.cron).map_err(Error::Internal)?;
+                let start = since.max(record.created_time);
+                for fire_at in ticks(&cron, start, now) {
+                    let event = Event::Schedule {
+                        name: schedule.name.clone(),
+                        fire_at_ms: fire_at.max(0) as u64,
+                    };
+                    let key = format!("schedule:{}:{fire_at}", schedule.name);
+                    let run = new_run(record.id, Some(key), &event, record.installed_by);
+                    if tx.enqueue_run(&run).await? {
+                        enqueued += 1;
+                    }
+                }
+            }
+        }
+        tx.commit().await?;
+        *self
+            .inner
+            .schedules_checked_ms
+            .lock()
+            .expect("schedules lock") = now;
+        Ok(enqueued)
+    }
+
+    /// Claims due runs within the concurrency and rate limits and starts each as a task.
+    async fn start_due_runs(&self) -> Result<usize> {
+        let free = self.inner.slots.available_permits();
+        if free == 0 {
+            return Ok(0);
+        }
+        let now = now();
+        let mut tx = self.inner.workspace.store().read().await?;
+        let due = !tx.claimable_runs(now, 1).await?.is_empty();
+        tx.commit().await?;
+        if !due {
+            return Ok(0);
+        }
+        let mut tx = self.inner.workspace.store().write().await?;
+        let candidates = tx.claimable_runs(now, (free * 4) as i64).await?;
+        if candidates.is_empty() {
+            tx.commit().await?;
+            return Ok(0);
+        }
+        let mut running: HashMap<Id, i64> = tx.running_counts(now).await?.into_iter().collect();
+        let mut configs: HashMap<Id, Option<(InstallConfig, i64)>> = HashMap::new();
+        let mut claimed = Vec::new();
+        let mut lost = Vec::new();
+        for run in candidates {
+            if claimed.len() == free {
+                break;
+            }
+            if run.attempts >= self.inner.limits.run_attempts_max {
+                lost.push(run);
+                continue;
+            }
+            let installation_id = run.installation_id;
+            if let std::collections::hash_map::Entry::Vacant(slot) = configs.entry(installation_id)
+            {
+                let config = match tx.get_installation(installation_id).await? {
+                    Some(record) => Some((
+                        InstallConfig::from_json(&record.config)?,
+                        tx.runs_started_since(installation_id, now - 3_600_000)
+                            .await?,
+                    )),
+                    None => None,
+                };
+                slot.insert(config);
+            }
+            let Some(Some((config, started))) = configs.get_mut(&installation_id) else {
+                continue;
+            };
+            let active = running.entry(installation_id).or_default();
+            // A run over its installation's hourly budget or concurrency waits in the queue.
+            if *active >= config.concurrent_runs_max || *started >= config.runs_per_hour_max {
+                continue;
+            }
+            let lease_until =
+                now + config.run_limits().wall_ms_max as i64 + self.inner.limits.lease_margin_ms;
+            if tx.claim_run(&run, now, lease_until).await? {
+                *active += 1;
+                *started += 1;
+                let mut run = run;
+                run.attempts += 1;
+                run.status = "running".into();
+                claimed.push(run);
+            }
+        }
+        for run in &lost {
+            // Claim it once more so that only this worker ends it.
+            if tx.claim_run(run, now, now + 1).await? {
+                let record = bare_record(&format!(
+                    "the run's worker stopped {} times before it ended; given up",
+                    run.attempts
+                ))
+                .to_string();
+                tx.finish_run(run.id, run.attempts + 1, "lost", &record, None, now)
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+        let started = claimed.len();
+        for run in claimed {
+            let Ok(permit) = self.inner.slots.clone().try_acquire_owned() else {
+                break;
+            };
+            let platform = self.clone();
+            let run_id = run.id;
+            let task = tokio::spawn(async move {
+                let _permit = permit;
+                if let Err(error) = platform.execute(run).await {
+                    tracing::error!(%error, run = %run_id, "run failed outside the guest");
+                }
+                platform
+                    .inner
+                    .running
+                    .lock()
+                    .expect("running lock")
+                    .remove(&run_id);
+            });
+            self.inner
+                .running
+                .lock()
+                .expect("running lock")
+                .insert(run_id, task.abort_handle());
+        }
+        Ok(started)
+    }
+
+    /// Executes one claimed run and finishes it.
+    async fn execute(&self, run: RunRow) -> Result<()> {
+        let workspace = &self.inner.workspace;
+        let mut tx = workspace.store().read().await?;
+        let installation = tx
+            .get_installation(run.installation_id)
+            .await?
+            .ok_or_else(|| Error::not_found("installation", run.installation_id))?;
+        let package = tx
+            .get_package(installation.package_id)
+            .await?
+            .ok_or_else(|| Error::not_found("package", installation.package_id))?;
+        let integration = tx
+            .get_integration(installation.integration_id)
+            .await?
+            .ok_or_else(|| Error::not_found("integration", installation.integration_id))?;
+        tx.commit().await?;
+        let manifest = Manifest::from_json(&package.manifest)?;
+        let config = InstallConfig::from_json(&installation.config)?;
+        let user = match workspace.actor_for_user(run.user_id).await? {
+            Actor::User(user) => user,
+            _ => return Err(Error::Internal("a run's user is not a person".into())),
+        };
+        let actor = Actor::Delegated {
+            user,
+            integration: IntegrationActor {
+                id: integration.id,
+                bot_user_id: integration.bot_user_id,
+                capabilities: config.capabilities(),
+            },
+        };
+        let event = event_from_json(&run.event)?;
+        if !installation.active {
+            return self
+                .finish_bare(&run, "error", "the installation is not active")
+                .await;
+        }
+        // A change run starts only when its actor can read the object that changed, so the
+        // event itself tells the integration nothing it may not see.
+        if let Event::Change { object_id, .. } = &event
+            && let Some(object_id) = Id::parse(object_id)
+            && !workspace.can_read(&actor, object_id).await?
+        {
+            return self
+                .finish_bare(
+                    &run,
+                    "skipped",
+                    "the run's actor can't read the changed object",
+                )
+                .await;
+        }
+        let component = match self.component(package.id).await {
+            Ok(component) => component,
+            Err(error) => return self.finish_bare(&run, "error", &error.to_string()).await,
+        };
+        let grants = config.grants(&manifest)?;
+        let request = RunRequest {
+            context: RunContext {
+                run_id: uuid(run.id),
+                installation_id: installation.id.to_string(),
+                actor: Arc::new(actor.clone()),
+            },
+            event,
+            grants,
+            limits: config.run_limits(),
+            services: Services {
+                workspace: Arc::new(WorkspaceBridge::new(workspace.clone())),
+                kv: Arc::new(StoreKv::new(workspace.clone())),
+                secrets: Arc::new(StoreSecrets::new(workspace.clone(), config.secrets.clone())),
+            },
+        };
+        let outcome = match self.inner.runtime.run(&component, request).await {
+            Ok(outcome) => outcome,
+            Err(error) => return self.finish_bare(&run, "error", &error.to_string()).await,
+        };
+        self.finish(&run, &actor, &integration, outcome).await
+    }
+
+    /// Ends a run the guest never ran in.
+    async fn finish_bare(&self, run: &RunRow, status: &str, message: &str) -> Result<()> {
+        let mut tx = self.inner.workspace.store().write().await?;
+        let record = bare_record(message).to_string();
+        tx.finish_run(run.id, run.attempts, status, &record, None, now())
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Ends a run: an `ok` run's writes, key-value writes, usage and record commit together; a
+    /// run that did not end `ok`, or whose writes the workspace refused, keeps only its record,
+    /// its usage and the audit of what it was denied.
+    async fn finish(
+        &self,
+        run: &RunRow,
+        actor: &Actor,
+        integration: &storage_sql::IntegrationRecord,
+        outcome: RunOutcome,
+    ) -> Result<()> {
+        let time = now();
+        let usage = usage_events(&outcome, run, time);
+        let denials: Vec<storage_sql::AuditEntry> = outcome
+            .record
+            .denials
+            .iter()
+            .map(|denial| storage_sql::AuditEntry {
+                time,
+                integration_id: Some(integration.id),
+                user_id: Some(run.user_id),
+                operation: denial.operation.clone(),
+                object_id: denial
+                    .object_id
+                    .as_deref()
+                    .and_then(Id::parse)
+                    .unwrap_or(Id::from_u128(0)),
+                allowed: false,
+                reason: denial.reason.clone(),
+            })
+            .collect();
+        let mut refusal = None;
+        if outcome.record.status.is_ok() {
+            let workspace = &self.inner.workspace;
+            let mut session = workspace.session(actor).await?;
+            let result = async {
+                writes::apply(&mut session, &outcome.writes).await?;
+                let tx = session.tx();
+                for write in &outcome.kv_writes {
+                    match write {
+                        runtime::KvWrite::Set { key, value } => {
+                            tx.kv_put(run.installation_id, key, value).await?
+                        }
+                        runtime::KvWrite::Delete { key } => {
+                            tx.kv_delete(run.installation_id, key).await?
+                        }
+                    }
+                }
+                tx.insert_usage(&usage).await?;
+                tx.append_audit(&denials).await?;
+                let record = record_json(&outcome.record, None, outcome.writes.len() as u64);
+                let held = tx
+                    .finish_run(
+                        run.id,
+                        run.attempts,
+                        "ok",
+                        &record.to_string(),
+                        output_json(&outcome.output).as_deref(),
+                        time,
+                    )
+                    .await?;
+                if held {
+                    Ok(())
+                } else {
+                    Err(workspace::Error::Conflict(SUPERSEDED.into()))
+                }
+            }
+            .await;
+            match session.finish(result).await {
+                Ok(()) => return Ok(()),
+                Err(workspace::Error::Conflict(message)) if message == SUPERSEDED => return Ok(()),
+                Err(error) => {
+                    refusal = Some(format!("the workspace refused a staged write: {error}"))
+                }
+            }
+        }
+        let status = if refusal.is_some() {
+            "error"
+        } else {
+            outcome.record.status.code()
+        };
+        let record = record_json(&outcome.record, refusal.as_deref(), 0);
+        let mut tx = self.inner.workspace.store().write().await?;
+        if tx
+            .finish_run(
+                run.id,
+                run.attempts,
+                status,
+                &record.to_string(),
+                None,
+                time,
+            )
+            .await?
+        {
+            tx.insert_usage(&usage).await?;
+            tx.append_audit(&denials).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Usage events of a run, for billing and the CLI.
+    pub async fn usage(&self, actor: &Actor, run_id: Id) -> Result<Vec<UsageEvent>> {
+        self.run(actor, run_id).await?;
+        let mut tx = self.inner.workspace.store().read().await?;
+        let events = tx.usage_of_run(run_id).await?;
+        tx.commit().await?;
+        Ok(events)
+    }
+}
+
+/// Everything the manifest declares, granted: the ceiling of an installation's config.
+fn declared_config(manifest: &Manifest) -> InstallConfig {
+    InstallConfig {
+        workspace: manifest.scopes.workspace.clone(),
+        kv: manifest.scopes.kv,
+        secrets: manifest.scopes.secrets.clone(),
+        models: manifest.scopes.models,
+        vector_search: manifest.scopes.vector_search,
+        egress: manifest.egress.allow.clone(),
+        limits: manifest.limits.clone(),
+        runs_per_hour_max: PlatformLimits::default().installation_runs_per_hour_max,
+        concurrent_runs_max: PlatformLimits::default().installation_concurrent_runs_max,
+    }
+}
+
+fn imports(loaded: &LoadedComponent) -> Vec<String> {
+    loaded
+        .capabilities()
+        .iter()
+        .map(|capability| capability.interface().to_string())
+        .collect()
+}
+
+async fn installation_view(
+    tx: &mut storage_sql::Tx,
+    record: InstallationRecord,
+) -> Result<InstallationView> {
+    let package = tx
+        .get_package(record.package_id)
+        .await?
+        .ok_or_else(|| Error::not_found("package", record.package_id))?;
+    let manifest = Manifest::from_json(&package.manifest)?;
+    let config = InstallConfig::from_json(&record.config)?;
+    Ok(InstallationView {
+        record,
+        package,
+        manifest,
+        config,
+    })
+}
+
+/// A webhook URL token's stored form: SHA-256, hex.
+fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+fn new_run(installation_id: Id, run_key: Option<String>, event: &Event, user_id: Id) -> RunRow {
+    RunRow {
+        id: Id::new(),
+        installation_id,
+        run_key,
+        trigger: match event.trigger() {
+            runtime::Trigger::Invoke => "invoke",
+            runtime::Trigger::Schedule => "schedule",
+            runtime::Trigger::Change => "change",
+            runtime::Trigger::Webhook => "webhook",
+        }
+        .to_string(),
+        event: event_json(event).to_string(),
+        user_id,
+        status: QUEUED.to_string(),
+        attempts: 0,
+        lease_until: 0,
+        created_time: now(),
+        started_time: None,
+        finished_time: None,
+        record: None,
+        output: None,
+    }
+}
+
+/// The ticks of `cron` in `(after, until]`, the latest [`SCHEDULE_TICKS_PER_PASS_MAX`].
+fn ticks(cron: &croner::Cron, after: i64, until: i64) -> Vec<i64> {
+    use chrono::{DateTime, Utc};
+    // Cron fields stop at seconds: start from the whole second so that every tick is on one
+    // (a fractional cursor would carry its milliseconds into each occurrence, and with them
+    // into the run key that makes a tick run once).
+    let Some(mut cursor) = DateTime::<Utc>::from_timestamp_millis(after - after.rem_euclid(1000))
+    else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    while let Ok(next) = cron.find_next_occurrence(&cursor, false) {
+        let ms = next.timestamp_millis();
+        if ms > until {
+            break;
+        }
+        found.push(ms);
+        if found.len() > SCHEDULE_TICKS_PER_PASS_MAX {
+            found.remove(0);
+        }
+        cursor = next;
+    }
+    found
+}

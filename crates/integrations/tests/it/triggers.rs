@@ -1,0 +1,165 @@
+//! Change and schedule triggers: each event or tick runs each subscriber once, with the
+//! installer's access intersected with the integration's.
+
+use integrations::Platform;
+use serde_json::json;
+use workspace::ParentInput;
+
+use crate::{Fixture, output, page, probe, probe_manifest, runtime, stores};
+
+async fn runs_of(fixture: &Fixture, installation: document::Id) -> Vec<integrations::RunView> {
+    fixture
+        .platform
+        .runs(&fixture.ada, installation, None, 100)
+        .await
+        .unwrap()
+}
+
+async fn drain(fixture: &Fixture, installation: document::Id) {
+    for _ in 0..2_000 {
+        fixture.platform.work().await.unwrap();
+        let runs = runs_of(fixture, installation).await;
+        if runs
+            .iter()
+            .all(|run| !matches!(run.status(), "queued" | "running"))
+        {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    panic!("runs did not end");
+}
+
+#[tokio::test]
+async fn each_change_runs_each_subscriber_once_and_only_where_it_can_read() {
+    for (name, store) in stores().await {
+        let fixture = Fixture::new(store).await;
+        let manifest = probe_manifest("1.0.0", "[triggers]\nchanges = [\"page.created\"]\n");
+        let installation = fixture.install(&manifest, probe()).await;
+        let id = installation.record.id;
+        // Changes from before the installation existed don't run it.
+        drain(&fixture, id).await;
+        assert!(runs_of(&fixture, id).await.is_empty(), "{name}");
+
+        let visible = page(
+            &fixture.workspace,
+            &fixture.ada,
+            ParentInput::Page(fixture.shared),
+            "Visible",
+        )
+        .await;
+        let hidden = page(
+            &fixture.workspace,
+            &fixture.ada,
+            ParentInput::Page(fixture.unshared),
+            "Hidden",
+        )
+        .await;
+        drain(&fixture, id).await;
+        // A second node reading the same log enqueues nothing new.
+        let other = Platform::new(fixture.workspace.clone(), runtime(), Default::default());
+        other.work().await.unwrap();
+        drain(&fixture, id).await;
+
+        let runs = runs_of(&fixture, id).await;
+        assert_eq!(
+            runs.len(),
+            2,
+            "{name}: {:?}",
+            runs.iter().map(|r| r.to_json()).collect::<Vec<_>>()
+        );
+        let by_object = |object: document::Id| {
+            runs.iter()
+                .find(|run| run.to_json()["event"]["object_id"] == object.to_string())
+                .unwrap_or_else(|| panic!("{name}: no run for {object}"))
+        };
+        let run = by_object(visible);
+        assert_eq!(run.status(), "ok", "{name}");
+        assert_eq!(run.row.trigger, "change");
+        assert_eq!(output(run)["changed"], visible.to_string(), "{name}");
+        // The integration can't read the page created under `unshared`: its run is skipped
+        // without starting the guest.
+        let run = by_object(hidden);
+        assert_eq!(run.status(), "skipped", "{name}");
+        assert_eq!(run.to_json()["output"], json!(null));
+    }
+}
+
+#[tokio::test]
+async fn writes_of_the_integration_itself_do_not_trigger_it_again() {
+    let store = storage_sql::Store::open("sqlite::memory:").await.unwrap();
+    let fixture = Fixture::new(store).await;
+    let manifest = probe_manifest("1.0.0", "[triggers]\nchanges = [\"page.created\"]\n");
+    let installation = fixture.install(&manifest, probe()).await;
+    let id = installation.record.id;
+    drain(&fixture, id).await;
+    let run = fixture
+        .invoke(
+            &fixture.ada,
+            id,
+            json!({"op": "create-and-append", "parent_id": fixture.shared.to_string()}),
+        )
+        .await;
+    assert_eq!(run.status(), "ok");
+    drain(&fixture, id).await;
+    let runs = runs_of(&fixture, id).await;
+    assert_eq!(
+        runs.len(),
+        1,
+        "only the invoke ran: {:?}",
+        runs.iter()
+            .map(|r| r.row.trigger.clone())
+            .collect::<Vec<_>>()
+    );
+}
+
+#[tokio::test]
+async fn each_schedule_tick_runs_once_even_when_two_nodes_see_it() {
+    for (name, store) in stores().await {
+        let fixture = Fixture::new(store).await;
+        let manifest = probe_manifest(
+            "1.0.0",
+            "[[triggers.schedule]]\nname = \"every-minute\"\ncron = \"* * * * *\"\n",
+        );
+        let installation = fixture.install(&manifest, probe()).await;
+        let id = installation.record.id;
+        let other = Platform::new(fixture.workspace.clone(), runtime(), Default::default());
+        let later = document::time::now_ms() + 3 * 60_000;
+        // Two passes of one node, the first at an odd millisecond, then a node that starts
+        // afresh (a restart): every tick keeps one run key, so nothing runs twice.
+        let first = fixture
+            .platform
+            .enqueue_schedule_ticks(later - 90_037)
+            .await
+            .unwrap()
+            + fixture
+                .platform
+                .enqueue_schedule_ticks(later)
+                .await
+                .unwrap();
+        let second = other.enqueue_schedule_ticks(later).await.unwrap();
+        assert_eq!(
+            first, 3,
+            "{name}: three minute ticks in the next three minutes"
+        );
+        assert_eq!(
+            second, 0,
+            "{name}: the other node's ticks were already enqueued"
+        );
+        drain(&fixture, id).await;
+        let runs = runs_of(&fixture, id).await;
+        assert_eq!(runs.len(), 3, "{name}");
+        for run in &runs {
+            assert_eq!(run.status(), "ok", "{name}");
+            assert_eq!(run.row.trigger, "schedule");
+            assert_eq!(output(run)["schedule"], "every-minute");
+            let event: serde_json::Value = serde_json::from_str(&run.row.event).unwrap();
+            let fire_at = event["fire_at_ms"].as_i64().unwrap();
+            assert_eq!(
+                fire_at % 60_000,
+                0,
+                "{name}: a tick is on its minute: {event}"
+            );
+        }
+    }
+}

@@ -1,0 +1,627 @@
+//! Integrations: packages, installations, the durable run queue and run records,
+//! per-installation key-value data and secrets, and usage events.
+//!
+//! The run queue is claimed with a lease (`lease_until`): a worker that dies mid-run leaves the
+//! run to be claimed again once the lease ends. A claim bumps `attempts`, and a run is finished
+//! only by the attempt that holds it (`WHERE status = 'running' AND attempts = $n`), so a run
+//! whose lease was taken over, or that was canceled, can't also apply its writes. Triggers that
+//! may be delivered twice carry a `run_key`, unique per installation, so they enqueue once.
+
+use document::Id;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::{Dialect, Error, Result, Tx, parse_id};
+
+/// A registered integration version: its manifest (as JSON) and its component.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackageRecord {
+    pub id: Id,
+    pub name: String,
+    pub version: String,
+    /// The manifest, normalised to JSON by the integrations service.
+    pub manifest: String,
+    /// SHA-256 of the component, hex.
+    pub digest: String,
+    pub created_by: Option<Id>,
+    pub created_time: i64,
+}
+
+/// A package installed into the workspace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstallationRecord {
+    pub id: Id,
+    pub package_id: Id,
+    /// The integration (bot user, capabilities, page grants) the installation acts as.
+    pub integration_id: Id,
+    /// The user whose access schedule, change and webhook runs use.
+    pub installed_by: Id,
+    /// What the admin granted (scopes, egress, limits), as JSON owned by the service.
+    pub config: String,
+    pub active: bool,
+    pub created_time: i64,
+}
+
+/// Where a run is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunState {
+    Queued,
+    Running,
+    /// Ended; the status code is in the record (`ok`, `error`, `timeout`, ...).
+    Finished,
+    Canceled,
+}
+
+/// One run as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunRow {
+    pub id: Id,
+    pub installation_id: Id,
+    pub run_key: Option<String>,
+    /// `invoke`, `schedule`, `change` or `webhook`.
+    pub trigger: String,
+    /// The event as JSON owned by the service.
+    pub event: String,
+    /// The user the run acts for.
+    pub user_id: Id,
+    /// `queued`, `running`, `canceled`, or a finished run's status code.
+    pub status: String,
+    pub attempts: i64,
+    pub lease_until: i64,
+    pub created_time: i64,
+    pub started_time: Option<i64>,
+    pub finished_time: Option<i64>,
+    /// The run record as JSON, once finished.
+    pub record: Option<String>,
+    /// The output as JSON, once finished `ok`.
+    pub output: Option<String>,
+}
+
+impl RunRow {
+    pub fn state(&self) -> RunState {
+        match self.status.as_str() {
+            "queued" => RunState::Queued,
+            "running" => RunState::Running,
+            "canceled" => RunState::Canceled,
+            _ => RunState::Finished,
+        }
+    }
+}
+
+/// Something a run used, for billing to price.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageEvent {
+    pub run_id: Id,
+    pub installation_id: Id,
+    /// `cpu`, `fuel`, `memory`, `host_calls`, `outbound_requests`.
+    pub kind: String,
+    pub quantity: i64,
+    /// `us`, `instructions`, `byte_seconds`, `calls`, `requests`.
+    pub unit: String,
+    pub time: i64,
+}
+
+const PACKAGE_COLUMNS: &str = "id, name, version, manifest, digest, created_by, created_time";
+const INSTALLATION_COLUMNS: &str =
+    "id, package_id, integration_id, installed_by, config, active, created_time";
+const RUN_COLUMNS: &str = "id, installation_id, run_key, trigger_kind, event, user_id, status, attempts, lease_until, \
+     created_time, started_time, finished_time, record, output";
+
+fn id_column(row: &AnyRow, column: &str) -> Result<Id> {
+    parse_id(&row.try_get::<String, _>(column)?)
+}
+
+fn decode_package(row: &AnyRow) -> Result<PackageRecord> {
+    let created_by: Option<String> = row.try_get("created_by")?;
+    Ok(PackageRecord {
+        id: id_column(row, "id")?,
+        name: row.try_get("name")?,
+        version: row.try_get("version")?,
+        manifest: row.try_get("manifest")?,
+        digest: row.try_get("digest")?,
+        created_by: created_by.as_deref().map(parse_id).transpose()?,
+        created_time: row.try_get("created_time")?,
+    })
+}
+
+fn decode_installation(row: &AnyRow) -> Result<InstallationRecord> {
+    Ok(InstallationRecord {
+        id: id_column(row, "id")?,
+        package_id: id_column(row, "package_id")?,
+        integration_id: id_column(row, "integration_id")?,
+        installed_by: id_column(row, "installed_by")?,
+        config: row.try_get("config")?,
+        active: row.try_get::<i64, _>("active")? != 0,
+        created_time: row.try_get("created_time")?,
+    })
+}
+
+fn decode_run(row: &AnyRow) -> Result<RunRow> {
+    Ok(RunRow {
+        id: id_column(row, "id")?,
+        installation_id: id_column(row, "installation_id")?,
+        run_key: row.try_get("run_key")?,
+        trigger: row.try_get("trigger_kind")?,
+        event: row.try_get("event")?,
+        user_id: id_column(row, "user_id")?,
+        status: row.try_get("status")?,
+        attempts: row.try_get("attempts")?,
+        lease_until: row.try_get("lease_until")?,
+        created_time: row.try_get("created_time")?,
+        started_time: row.try_get("started_time")?,
+        finished_time: row.try_get("finished_time")?,
+        record: row.try_get("record")?,
+        output: row.try_get("output")?,
+    })
+}
+
+impl Tx {
+    pub async fn insert_package(
+        &mut self,
+        package: &PackageRecord,
+        component: &[u8],
+    ) -> Result<()> {
+        sqlx::query(&format!(
+            "INSERT INTO integration_packages ({PACKAGE_COLUMNS}, component) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+        ))
+        .bind(package.id.to_string())
+        .bind(package.name.clone())
+        .bind(package.version.clone())
+        .bind(package.manifest.clone())
+        .bind(package.digest.clone())
+        .bind(package.created_by.map(|id| id.to_string()))
+        .bind(package.created_time)
+        .bind(component.to_vec())
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn get_package(&mut self, id: Id) -> Result<Option<PackageRecord>> {
+        let row = sqlx::query(&format!(
+            "SELECT {PACKAGE_COLUMNS} FROM integration_packages WHERE id = $1"
+        ))
+        .bind(id.to_string())
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        row.as_ref().map(decode_package).transpose()
+    }
+
+    pub async fn find_package(
+        &mut self,
+        name: &str,
+        version: &str,
+    ) -> Result<Option<PackageRecord>> {
+        let row = sqlx::query(&format!(
+            "SELECT {PACKAGE_COLUMNS} FROM integration_packages WHERE name = $1 AND version = $2"
+        ))
+        .bind(name.to_string())
+        .bind(version.to_string())
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        row.as_ref().map(decode_package).transpose()
+    }
+
+    /// Every registered package, by name then registration time.
+    pub async fn list_packages(&mut self) -> Result<Vec<PackageRecord>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {PACKAGE_COLUMNS} FROM integration_packages ORDER BY name, created_time"
+        ))
+        .fetch_all(&mut *self.tx)
+        .await?;
+        rows.iter().map(decode_package).collect()
+    }
+
+    pub async fn package_component(&mut self, id: Id) -> Result<Vec<u8>> {
+        let row = sqlx::query("SELECT component FROM integration_packages WHERE id = $1")
+            .bind(id.to_string())
+            .fetch_optional(&mut *self.tx)
+            .await?
+            .ok_or_else(|| Error::Corrupt(format!("package {id} has no component")))?;
+        Ok(row.try_get(0)?)
+    }
+
+    pub async fn insert_installation(&mut self, installation: &InstallationRecord) -> Result<()> {
+        sqlx::query(&format!(
+            "INSERT INTO installations ({INSTALLATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+        ))
+        .bind(installation.id.to_string())
+        .bind(installation.package_id.to_string())
+        .bind(installation.integration_id.to_string())
+        .bind(installation.installed_by.to_string())
+        .bind(installation.config.clone())
+        .bind(installation.active as i64)
+        .bind(installation.created_time)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn get_installation(&mut self, id: Id) -> Result<Option<InstallationRecord>> {
+        let row = sqlx::query(&format!(
+            "SELECT {INSTALLATION_COLUMNS} FROM installations WHERE id = $1"
+        ))
+        .bind(id.to_string())
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        row.as_ref().map(decode_installation).transpose()
+    }
+
+    /// Installations, oldest first; only active ones unless `all`.
+    pub async fn list_installations(&mut self, all: bool) -> Result<Vec<InstallationRecord>> {
+        let filter = if all { "" } else { " WHERE active = 1" };
+        let rows = sqlx::query(&format!(
+            "SELECT {INSTALLATION_COLUMNS} FROM installations{filter} ORDER BY created_time, id"
+        ))
+        .fetch_all(&mut *self.tx)
+        .await?;
+        rows.iter().map(decode_installation).collect()
+    }
+
+    pub async fn update_installation(
+        &mut self,
+        id: Id,
+        package_id: Id,
+        config: &str,
+        active: bool,
+    ) -> Result<bool> {
+        let result = sqlx::query(
+            "UPDATE installations SET package_id = $1, config = $2, active = $3 WHERE id = $4",
+        )
+        .bind(package_id.to_string())
+        .bind(config.to_string())
+        .bind(active as i64)
+        .bind(id.to_string())
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(result.rows_affected() > 0)
+    }
+
+    /// Enqueues a run. With a `run_key` the installation already used, nothing is enqueued and
+    /// `false` is returned: a trigger delivered twice runs once.
+    pub async fn enqueue_run(&mut self, run: &RunRow) -> Result<bool> {
+        let result = sqlx::query(&format!(
+            "INSERT INTO integration_runs ({RUN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+             ON CONFLICT (installation_id, run_key) DO NOTHING"
+        ))
+        .bind(run.id.to_string())
+        .bind(run.installation_id.to_string())
+        .bind(run.run_key.clone())
+        .bind(run.trigger.clone())
+        .bind(run.event.clone())
+        .bind(run.user_id.to_string())
+        .bind(run.status.clone())
+        .bind(run.attempts)
+        .bind(run.lease_until)
+        .bind(run.created_time)
+        .bind(run.started_time)
+        .bind(run.finished_time)
+        .bind(run.record.clone())
+        .bind(run.output.clone())
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(result.rows_affected() > 0)
+    }
+
+    /// Runs that may be claimed now: queued ones, and running ones whose lease ended, oldest
+    /// first. On PostgreSQL rows other nodes are claiming are skipped.
+    pub async fn claimable_runs(&mut self, now: i64, limit: i64) -> Result<Vec<RunRow>> {
+        let lock = match self.dialect {
+            Dialect::Sqlite => "",
+            Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
+        };
+        let rows = sqlx::query(&format!(
+            "SELECT {RUN_COLUMNS} FROM integration_runs \
+             WHERE status = 'queued' OR (status = 'running' AND lease_until <= $1) \
+             ORDER BY created_time, id LIMIT $2{lock}"
+        ))
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&mut *self.tx)
+        .await?;
+        rows.iter().map(decode_run).collect()
+    }
+
+    /// Claims a run seen by [`Tx::claimable_runs`] for one more attempt, leased until
+    /// `lease_until`. `false` when someone else changed it first.
+    pub async fn claim_run(&mut self, run: &RunRow, now: i64, lease_until: i64) -> Result<bool> {
+        let result = sqlx::query(
+            "UPDATE integration_runs SET status = 'running', attempts = attempts + 1, lease_until = $1, started_time = $2 \
+             WHERE id = $3 AND status = $4 AND attempts = $5",
+        )
+        .bind(lease_until)
+        .bind(now)
+        .bind(run.id.to_string())
+        .bind(run.status.clone())
+        .bind(run.attempts)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(result.rows_affected() > 0)
+    }
+
+    /// Runs of each installation holding a live lease.
+    pub async fn running_counts(&mut self, now: i64) -> Result<Vec<(Id, i64)>> {
+        let rows = sqlx::query(
+            "SELECT installation_id, COUNT(*) FROM integration_runs WHERE status = 'running' AND lease_until > $1 \
+             GROUP BY installation_id",
+        )
+        .bind(now)
+        .fetch_all(&mut *self.tx)
+        .await?;
+        rows.iter()
+            .map(|row| Ok((id_column(row, "installation_id")?, row.try_get(1)?)))
+            .collect()
+    }
+
+    /// Runs an installation started since `since` (for its hourly rate limit).
+    pub async fn runs_started_since(&mut self, installation_id: Id, since: i64) -> Result<i64> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) FROM integration_runs WHERE installation_id = $1 AND started_time >= $2",
+        )
+        .bind(installation_id.to_string())
+        .bind(since)
+        .fetch_one(&mut *self.tx)
+        .await?;
+        Ok(row.try_get(0)?)
+    }
+
+    /// Extends the lease of the attempt that holds the run.
+    pub async fn extend_lease(&mut self, id: Id, attempt: i64, lease_until: i64) -> Result<bool> {
+        let result = sqlx::query(
+            "UPDATE integration_runs SET lease_until = $1 WHERE id = $2 AND status = 'running' AND attempts = $3",
+        )
+        .bind(lease_until)
+        .bind(id.to_string())
+        .bind(attempt)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(result.rows_affected() > 0)
+    }
+
+    /// Ends the attempt that holds the run. `false` (and nothing written) when the run is no
+    /// longer held by this attempt: it was canceled or its lease was taken over.
+    pub async fn finish_run(
+        &mut self,
+        id: Id,
+        attempt: i64,
+        status: &str,
+        record: &str,
+        output: Option<&str>,
+        now: i64,
+    ) -> Result<bool> {
+        let result = sqlx::query(
+            "UPDATE integration_runs SET status = $1, record = $2, output = $3, finished_time = $4 \
+             WHERE id = $5 AND status = 'running' AND attempts = $6",
+        )
+        .bind(status.to_string())
+        .bind(record.to_string())
+        .bind(output.map(str::to_string))
+        .bind(now)
+        .bind(id.to_string())
+        .bind(attempt)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(result.rows_affected() > 0)
+    }
+
+    /// Cancels a queued or running run; `false` when it had already ended.
+    pub async fn cancel_run(&mut self, id: Id, record: &str, now: i64) -> Result<bool> {
+        let result = sqlx::query(
+            "UPDATE integration_runs SET status = 'canceled', record = $1, finished_time = $2 \
+             WHERE id = $3 AND status IN ('queued', 'running')",
+        )
+        .bind(record.to_string())
+        .bind(now)
+        .bind(id.to_string())
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(result.rows_affected() > 0)
+    }
+
+    pub async fn get_run(&mut self, id: Id) -> Result<Option<RunRow>> {
+        let row = sqlx::query(&format!(
+            "SELECT {RUN_COLUMNS} FROM integration_runs WHERE id = $1"
+        ))
+        .bind(id.to_string())
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        row.as_ref().map(decode_run).transpose()
+    }
+
+    /// An installation's runs, newest first, created before `before` when given.
+    pub async fn list_runs(
+        &mut self,
+        installation_id: Id,
+        before: Option<(i64, Id)>,
+        limit: i64,
+    ) -> Result<Vec<RunRow>> {
+        let after = if before.is_some() {
+            " AND (created_time < $2 OR (created_time = $2 AND id < $3))"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "SELECT {RUN_COLUMNS} FROM integration_runs WHERE installation_id = $1{after} \
+             ORDER BY created_time DESC, id DESC LIMIT {limit}"
+        );
+        let mut query = sqlx::query(&sql).bind(installation_id.to_string());
+        if let Some((time, id)) = before {
+            query = query.bind(time).bind(id.to_string());
+        }
+        let rows = query.fetch_all(&mut *self.tx).await?;
+        rows.iter().map(decode_run).collect()
+    }
+
+    pub async fn kv_get(&mut self, installation_id: Id, key: &str) -> Result<Option<Vec<u8>>> {
+        let row = sqlx::query(
+            "SELECT value FROM integration_kv WHERE installation_id = $1 AND kv_key = $2",
+        )
+        .bind(installation_id.to_string())
+        .bind(key.to_string())
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        row.map(|row| row.try_get(0))
+            .transpose()
+            .map_err(Error::from)
+    }
+
+    /// Keys starting with `prefix`, in byte order, at most `limit`.
+    pub async fn kv_keys(
+        &mut self,
+        installation_id: Id,
+        prefix: &str,
+        limit: i64,
+    ) -> Result<Vec<String>> {
+        // A range scan rather than LIKE, so that '%' and '_' in the prefix mean themselves.
+        let rows = sqlx::query(
+            "SELECT kv_key FROM integration_kv WHERE installation_id = $1 AND kv_key >= $2 \
+             ORDER BY kv_key LIMIT $3",
+        )
+        .bind(installation_id.to_string())
+        .bind(prefix.to_string())
+        .bind(limit)
+        .fetch_all(&mut *self.tx)
+        .await?;
+        let mut keys = Vec::new();
+        for row in rows {
+            let key: String = row.try_get(0)?;
+            if !key.starts_with(prefix) {
+                break;
+            }
+            keys.push(key);
+        }
+        Ok(keys)
+    }
+
+    /// Bytes of keys and values the installation holds.
+    pub async fn kv_bytes(&mut self, installation_id: Id) -> Result<i64> {
+        let row = sqlx::query(
+            "SELECT COALESCE(SUM(LENGTH(kv_key) + LENGTH(value)), 0) FROM integration_kv WHERE installation_id = $1",
+        )
+        .bind(installation_id.to_string())
+        .fetch_one(&mut *self.tx)
+        .await?;
+        Ok(row.try_get(0)?)
+    }
+
+    pub async fn kv_put(&mut self, installation_id: Id, key: &str, value: &[u8]) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO integration_kv (installation_id, kv_key, value) VALUES ($1, $2, $3) \
+             ON CONFLICT (installation_id, kv_key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(installation_id.to_string())
+        .bind(key.to_string())
+        .bind(value.to_vec())
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn kv_delete(&mut self, installation_id: Id, key: &str) -> Result<()> {
+        sqlx::query("DELETE FROM integration_kv WHERE installation_id = $1 AND kv_key = $2")
+            .bind(installation_id.to_string())
+            .bind(key.to_string())
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn secret_get(&mut self, installation_id: Id, name: &str) -> Result<Option<String>> {
+        let row = sqlx::query(
+            "SELECT value FROM integration_secrets WHERE installation_id = $1 AND name = $2",
+        )
+        .bind(installation_id.to_string())
+        .bind(name.to_string())
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        row.map(|row| row.try_get(0))
+            .transpose()
+            .map_err(Error::from)
+    }
+
+    pub async fn secret_set(&mut self, installation_id: Id, name: &str, value: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO integration_secrets (installation_id, name, value) VALUES ($1, $2, $3) \
+             ON CONFLICT (installation_id, name) DO UPDATE SET value = excluded.value",
+        )
+        .bind(installation_id.to_string())
+        .bind(name.to_string())
+        .bind(value.to_string())
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Replaces the installation's webhook token (its SHA-256, hex): the old URL stops working.
+    pub async fn set_webhook_token(
+        &mut self,
+        installation_id: Id,
+        token_hash: &str,
+        now: i64,
+    ) -> Result<()> {
+        sqlx::query("DELETE FROM installation_webhooks WHERE installation_id = $1")
+            .bind(installation_id.to_string())
+            .execute(&mut *self.tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO installation_webhooks (token_hash, installation_id, created_time) VALUES ($1, $2, $3)",
+        )
+        .bind(token_hash.to_string())
+        .bind(installation_id.to_string())
+        .bind(now)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// The installation a webhook token (its SHA-256, hex) belongs to.
+    pub async fn installation_by_webhook_token(&mut self, token_hash: &str) -> Result<Option<Id>> {
+        let row =
+            sqlx::query("SELECT installation_id FROM installation_webhooks WHERE token_hash = $1")
+                .bind(token_hash.to_string())
+                .fetch_optional(&mut *self.tx)
+                .await?;
+        row.as_ref()
+            .map(|row| id_column(row, "installation_id"))
+            .transpose()
+    }
+
+    pub async fn insert_usage(&mut self, events: &[UsageEvent]) -> Result<()> {
+        for event in events {
+            sqlx::query(
+                "INSERT INTO usage_events (run_id, installation_id, kind, quantity, unit, time) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(event.run_id.to_string())
+            .bind(event.installation_id.to_string())
+            .bind(event.kind.clone())
+            .bind(event.quantity)
+            .bind(event.unit.clone())
+            .bind(event.time)
+            .execute(&mut *self.tx)
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// A run's usage events, in the order they were written.
+    pub async fn usage_of_run(&mut self, run_id: Id) -> Result<Vec<UsageEvent>> {
+        let rows = sqlx::query(
+            "SELECT run_id, installation_id, kind, quantity, unit, time FROM usage_events WHERE run_id = $1 ORDER BY id",
+        )
+        .bind(run_id.to_string())
+        .fetch_all(&mut *self.tx)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(UsageEvent {
+                    run_id: id_column(row, "run_id")?,
+                    installation_id: id_column(row, "installation_id")?,
+                    kind: row.try_get("kind")?,
+                    quantity: row.try_get("quantity")?,
+                    unit: row.try_get("unit")?,
+                    time: row.try_get("time")?,
+                })
+            })
+            .collect()
+    }
+}
