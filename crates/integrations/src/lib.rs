@@ -20,7 +20,7 @@ pub use error::{Error, Result};
 pub use host::{StoreKv, StoreSecrets, WorkspaceBridge};
 pub use manifest::{
     About, DataUse, Egress, Language, LimitOverrides, Manifest, Schedule, Scopes, Triggers,
-    WorkspaceScope, parse_cron,
+    WorkspaceScope, is_valid_name, parse_cron,
 };
 pub use record::{InstallConfig, RunView};
 pub use service::{

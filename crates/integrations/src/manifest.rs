@@ -181,13 +181,7 @@ impl Manifest {
     fn validate(&self) -> Result<()> {
         let invalid = |message: String| Err(Error::InvalidManifest(message));
         let name = &self.integration.name;
-        let name_ok = !name.is_empty()
-            && name.chars().count() <= NAME_CHARS_MAX
-            && name
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-            && !name.starts_with('-');
-        if !name_ok {
+        if !is_valid_name(name) {
             return invalid(format!(
                 "integration.name `{name}` should be 1 to {NAME_CHARS_MAX} lowercase letters, digits and '-'"
             ));
@@ -249,6 +243,17 @@ impl Manifest {
         }
         Ok(())
     }
+}
+
+/// An integration name: 1 to [`NAME_CHARS_MAX`] lowercase letters, digits and '-', not starting
+/// with '-'.
+pub fn is_valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.chars().count() <= NAME_CHARS_MAX
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !name.starts_with('-')
 }
 
 /// Parses a five-field cron expression (UTC).

@@ -136,13 +136,78 @@ where
     samples
 }
 
+/// What one component measured: the bare host, Trellis's host, and Trellis's throughput.
+struct Measured {
+    bytes: usize,
+    iterations: usize,
+    bare: Stats,
+    ours: Stats,
+    per_second: f64,
+}
+
+async fn bench(bytes: &[u8], iterations: usize, workers: usize) -> Measured {
+    let input = r#"{"hello":"world"}"#;
+    let bare = Arc::new(BareHost::new(bytes).expect("bare host"));
+    let event = events::Event::Invoke(events::InvokeEvent {
+        source: events::InvokeSource::Api,
+        input: input.to_string(),
+    });
+    let bare_samples = measure(iterations, || {
+        let bare = bare.clone();
+        let event = event.clone();
+        async move { bare.invoke(&event).await.expect("bare call") }
+    })
+    .await;
+
+    let trellis = Runtime::new(RuntimeConfig::default()).expect("runtime");
+    let component = trellis.load(bytes).expect("load the component");
+    let trellis_samples = measure(iterations, || {
+        let trellis = trellis.clone();
+        let component = component.clone();
+        async move {
+            let outcome = trellis.run(&component, request(input)).await.expect("run");
+            assert_eq!(outcome.record.status, RunStatus::Ok);
+        }
+    })
+    .await;
+
+    // Throughput: one loop per worker thread, all on the same runtime.
+    let started = Instant::now();
+    let loops: Vec<_> = (0..workers)
+        .map(|_| {
+            let trellis = trellis.clone();
+            let component = component.clone();
+            tokio::spawn(async move {
+                for _ in 0..iterations / workers {
+                    let outcome = trellis.run(&component, request(input)).await.expect("run");
+                    assert_eq!(outcome.record.status, RunStatus::Ok);
+                }
+            })
+        })
+        .collect();
+    for handle in loops {
+        handle.await.expect("loop");
+    }
+    let per_second = (iterations / workers * workers) as f64 / started.elapsed().as_secs_f64();
+    Measured {
+        bytes: bytes.len(),
+        iterations,
+        bare: stats(bare_samples),
+        ours: stats(trellis_samples),
+        per_second,
+    }
+}
+
+/// `invoke_bench [ITERATIONS]`; with `JS_COMPONENT=path/to/echo-js.wasm` (built by
+/// `bench/runtime/run.sh`) the JavaScript echo is measured too, with a tenth of the iterations.
 fn main() {
     let iterations: usize = std::env::args()
         .nth(1)
         .map(|text| text.parse().expect("iterations is a number"))
         .unwrap_or(20_000);
-    let bytes = guests::build_guest("integrations/echo", "echo");
-    let input = r#"{"hello":"world"}"#;
+    let rust = guests::build_guest("integrations/echo", "echo");
+    let js = std::env::var_os("JS_COMPONENT")
+        .map(|path| std::fs::read(&path).expect("read JS_COMPONENT"));
     let workers = 2;
     let executor = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
@@ -151,67 +216,42 @@ fn main() {
         .expect("tokio runtime");
 
     executor.block_on(async {
-        let bare = Arc::new(BareHost::new(&bytes).expect("bare host"));
-        let event = events::Event::Invoke(events::InvokeEvent {
-            source: events::InvokeSource::Api,
-            input: input.to_string(),
-        });
-        let bare_samples = measure(iterations, || {
-            let bare = bare.clone();
-            let event = event.clone();
-            async move { bare.invoke(&event).await.expect("bare call") }
-        })
-        .await;
-
-        let trellis = Runtime::new(RuntimeConfig::default()).expect("runtime");
-        let component = trellis.load(&bytes).expect("load echo");
-        let trellis_samples = measure(iterations, || {
-            let trellis = trellis.clone();
-            let component = component.clone();
-            async move {
-                let outcome = trellis.run(&component, request(input)).await.expect("run");
-                assert_eq!(outcome.record.status, RunStatus::Ok);
-            }
-        })
-        .await;
-
-        // Throughput: one loop per worker thread, all on the same runtime.
-        let started = Instant::now();
-        let loops: Vec<_> = (0..workers)
-            .map(|_| {
-                let trellis = trellis.clone();
-                let component = component.clone();
-                tokio::spawn(async move {
-                    for _ in 0..iterations / workers {
-                        let outcome = trellis.run(&component, request(input)).await.expect("run");
-                        assert_eq!(outcome.record.status, RunStatus::Ok);
-                    }
-                })
-            })
-            .collect();
-        for handle in loops {
-            handle.await.expect("loop");
+        let mut rows = vec![("rust", bench(&rust, iterations, workers).await)];
+        if let Some(js) = &js {
+            rows.push(("js", bench(js, (iterations / 10).max(100), workers).await));
         }
-        let per_second = (iterations / workers * workers) as f64 / started.elapsed().as_secs_f64();
-
-        let bare = stats(bare_samples);
-        let ours = stats(trellis_samples);
-        println!("echo component: {} bytes, {iterations} invocations each", bytes.len());
-        println!("{:<10} {:>10} {:>10} {:>10}", "host", "p50 µs", "p99 µs", "mean µs");
-        for (name, stats) in [("bare", &bare), ("trellis", &ours)] {
+        println!(
+            "{:<6} {:>10} {:>11} {:>10} {:>10} {:>10} {:>13} {:>13} {:>7} {:>14}",
+            "guest", "bytes", "invocations", "bare p50", "bare p99", "bare mean", "trellis p50",
+            "trellis p99", "ratio", "trellis inv/s"
+        );
+        for (name, m) in &rows {
             println!(
-                "{name:<10} {:>10.1} {:>10.1} {:>10.1}",
-                stats.p50_us, stats.p99_us, stats.mean_us
+                "{name:<6} {:>10} {:>11} {:>8.1}µs {:>8.1}µs {:>8.1}µs {:>11.1}µs {:>11.1}µs {:>7.2} {:>14.0}",
+                m.bytes,
+                m.iterations,
+                m.bare.p50_us,
+                m.bare.p99_us,
+                m.bare.mean_us,
+                m.ours.p50_us,
+                m.ours.p99_us,
+                m.ours.p50_us / m.bare.p50_us,
+                m.per_second
             );
         }
-        println!("trellis on {workers} worker threads: {per_second:.0} invocations/s");
-        println!(
-            "RESULT trellis_p50_us={:.1} trellis_p99_us={:.1} bare_p50_us={:.1} bare_p99_us={:.1} ratio_p50={:.2} invocations_per_s={per_second:.0}",
-            ours.p50_us,
-            ours.p99_us,
-            bare.p50_us,
-            bare.p99_us,
-            ours.p50_us / bare.p50_us
-        );
+        println!("(trellis inv/s: {workers} worker threads on one runtime)");
+        let mut result = String::from("RESULT");
+        for (name, m) in &rows {
+            result.push_str(&format!(
+                " {name}_trellis_p50_us={:.1} {name}_trellis_p99_us={:.1} {name}_bare_p50_us={:.1} {name}_bare_p99_us={:.1} {name}_ratio_p50={:.2} {name}_invocations_per_s={:.0}",
+                m.ours.p50_us,
+                m.ours.p99_us,
+                m.bare.p50_us,
+                m.bare.p99_us,
+                m.ours.p50_us / m.bare.p50_us,
+                m.per_second
+            ));
+        }
+        println!("{result}");
     });
 }

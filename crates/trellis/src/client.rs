@@ -1,4 +1,5 @@
-//! `trellis integration install | run | logs | share`: drive a running server's platform API.
+//! `trellis integration install | run | logs | share | dev`: drive a running server's platform
+//! API.
 //! The server and token come from flags or `TRELLIS_URL` and `TRELLIS_TOKEN`.
 
 use std::path::{Path, PathBuf};
@@ -86,13 +87,23 @@ pub async fn install(client: &Client, project: &Path, component: &Path) -> Resul
         .with_context(|| format!("reading {}", manifest_path.display()))?;
     let bytes = std::fs::read(component)
         .with_context(|| format!("reading the component {}", component.display()))?;
+    register_and_install(client, &manifest, &bytes).await
+}
+
+/// Registers a package (manifest text and component bytes) and installs it, or moves the
+/// installation of the same integration name to it. Returns the installation.
+pub async fn register_and_install(
+    client: &Client,
+    manifest: &str,
+    component: &[u8],
+) -> Result<Value> {
     let package = client
         .call(
             reqwest::Method::POST,
             "/platform/v1/integrations",
             Some(json!({
                 "manifest": manifest,
-                "component": base64::engine::general_purpose::STANDARD.encode(&bytes),
+                "component": base64::engine::general_purpose::STANDARD.encode(component),
             })),
         )
         .await
@@ -129,10 +140,20 @@ pub async fn run(client: &Client, name_or_id: &str, input: &str) -> Result<Value
     let installation = installation(client, name_or_id).await?;
     let input: Value = serde_json::from_str(input).context("--input is not JSON")?;
     let id = installation["id"].as_str().unwrap_or_default();
+    run_installation(client, id, &input).await
+}
+
+/// Runs the installation with this id and waits for the run to end (the server waits up to a
+/// minute; a run still going then comes back `queued` or `running`).
+pub async fn run_installation(
+    client: &Client,
+    installation_id: &str,
+    input: &Value,
+) -> Result<Value> {
     client
         .call(
             reqwest::Method::POST,
-            &format!("/platform/v1/installations/{id}/runs"),
+            &format!("/platform/v1/installations/{installation_id}/runs"),
             Some(json!({"input": input, "wait": true})),
         )
         .await
@@ -175,7 +196,8 @@ pub fn describe_run(run: &Value) -> String {
     for entry in record["logs"].as_array().into_iter().flatten() {
         text.push_str(&format!(
             "[{:>6} ms] {:<5} {} {}\n",
-            entry["at_ms"],
+            // A JSON number ignores the width; the integer pads.
+            entry["at_ms"].as_u64().unwrap_or(0),
             entry["level"].as_str().unwrap_or(""),
             entry["message"].as_str().unwrap_or(""),
             if entry["fields"]

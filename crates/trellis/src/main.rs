@@ -4,6 +4,8 @@
 //! service to the HTTP edge, and serves.
 
 mod client;
+mod project;
+mod scaffold;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -300,6 +302,39 @@ enum IntegrationCommand {
         /// can_view, can_comment, can_edit or full_access.
         #[arg(long, default_value = "can_edit")]
         level: String,
+        #[command(flatten)]
+        server: client::ServerArgs,
+    },
+    /// Create an integration project: a Rust crate on the Trellis SDK, with its trellis.toml.
+    New {
+        /// The integration's name: lowercase letters, digits and '-', starting with a letter.
+        name: String,
+        /// Where to create it (default: ./NAME); it must not exist, or be empty.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// The trellis-sdk crate to depend on (default: sdk/rust/trellis-sdk in the Trellis
+        /// source this binary was built from).
+        #[arg(long)]
+        sdk_path: Option<PathBuf>,
+    },
+    /// Build the project's component with the toolchain of its language (rust: cargo, release,
+    /// wasm32-wasip2) and print its path and size.
+    Build {
+        /// The project directory (holding trellis.toml).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// Build, register under a development version (VERSION-dev.HASH), install, run once with
+    /// --input and print the run with its logs. The trellis.toml on disk is left as it is.
+    Dev {
+        /// The project directory (holding trellis.toml).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        #[arg(long, default_value = "null")]
+        input: String,
+        /// Do it again whenever src/, Cargo.toml or trellis.toml changes, until Ctrl-C.
+        #[arg(long)]
+        watch: bool,
         #[command(flatten)]
         server: client::ServerArgs,
     },
@@ -730,7 +765,126 @@ async fn integration_command(command: IntegrationCommand) -> Result<()> {
             println!("Shared {page_id} with {installation} ({level}).");
             Ok(())
         }
+        IntegrationCommand::New {
+            name,
+            dir,
+            sdk_path,
+        } => integration_new(&name, dir, sdk_path),
+        IntegrationCommand::Build { dir } => {
+            let project = project::Project::open(&client::project_dir(dir))?;
+            let component = project::build(&project)?;
+            println!("Built {}: {}", project.title(), component.describe());
+            Ok(())
+        }
+        IntegrationCommand::Dev {
+            dir,
+            input,
+            watch,
+            server,
+        } => integration_dev(&client::project_dir(dir), &input, watch, &server).await,
     }
+}
+
+fn integration_new(name: &str, dir: Option<PathBuf>, sdk_path: Option<PathBuf>) -> Result<()> {
+    let scaffold = scaffold::create(name, dir, sdk_path)?;
+    if !scaffold.sdk_found {
+        eprintln!(
+            "warning: the Trellis SDK is not at {} (this binary was built from another tree): point trellis-sdk in Cargo.toml at sdk/rust/trellis-sdk of a Trellis checkout",
+            scaffold.sdk_path
+        );
+    }
+    let dir = scaffold.dir.display();
+    println!(
+        "Created the integration {name} in {dir} (trellis-sdk at {}).",
+        scaffold.sdk_path
+    );
+    println!("Next:");
+    println!("  cd {dir}");
+    println!("  trellis integration build");
+    println!("  trellis integration dev --input '{{\"query\": \"\"}}' --server URL --token TOKEN");
+    Ok(())
+}
+
+/// How often `dev --watch` looks at the project's files.
+const DEV_WATCH_POLL_MS: u64 = 500;
+
+/// `trellis integration dev`: one build-install-run cycle, or one per change with `watch`.
+async fn integration_dev(
+    dir: &std::path::Path,
+    input: &str,
+    watch: bool,
+    server: &client::ServerArgs,
+) -> Result<()> {
+    let input: serde_json::Value = serde_json::from_str(input).context("--input is not JSON")?;
+    let client = client::Client::new(server)?;
+    if !watch {
+        let run = dev_cycle(&client, dir, &input).await?;
+        if run["status"] != "ok" {
+            bail!("the run ended {}", run["status"].as_str().unwrap_or("?"));
+        }
+        return Ok(());
+    }
+    let mut interrupted = std::pin::pin!(tokio::signal::ctrl_c());
+    loop {
+        // Taken before the build, so that an edit made while it runs starts another cycle.
+        let seen = project::sources_snapshot(dir);
+        tokio::select! {
+            cycle = dev_cycle(&client, dir, &input) => {
+                if let Err(error) = cycle {
+                    eprintln!("error: {error:#}");
+                }
+            }
+            _ = &mut interrupted => return Ok(()),
+        }
+        println!(
+            "Watching {} (src/, Cargo.toml, trellis.toml); Ctrl-C to stop.",
+            dir.display()
+        );
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(DEV_WATCH_POLL_MS)) => {}
+                _ = &mut interrupted => return Ok(()),
+            }
+            if project::sources_snapshot(dir) != seen {
+                break;
+            }
+        }
+    }
+}
+
+/// Builds the project, registers it under its development version, installs it, runs it with
+/// `input` and prints the run. Returns the run.
+async fn dev_cycle(
+    client: &client::Client,
+    dir: &std::path::Path,
+    input: &serde_json::Value,
+) -> Result<serde_json::Value> {
+    let dir = dir.to_path_buf();
+    let (project, component) = tokio::task::spawn_blocking(move || -> Result<_> {
+        let project = project::Project::open(&dir)?;
+        let component = project::build(&project)?;
+        Ok((project, component))
+    })
+    .await??;
+    println!("Built {}: {}", project.title(), component.describe());
+    let version = project::dev_version(
+        &project.manifest.integration.version,
+        &component.bytes,
+        &project.manifest_text,
+    );
+    let manifest = project::with_version(&project.manifest_text, &version)?;
+    let installation = client::register_and_install(client, &manifest, &component.bytes).await?;
+    let installation_id = installation["id"]
+        .as_str()
+        .context("the server answered without an installation id")?;
+    println!(
+        "Installed {} {} as {installation_id}.",
+        installation["name"].as_str().unwrap_or(""),
+        installation["version"].as_str().unwrap_or(""),
+    );
+    let run = client::run_installation(client, installation_id, input).await?;
+    print!("{}", client::describe_run(&run));
+    Ok(run)
 }
 
 async fn shutdown_signal() {

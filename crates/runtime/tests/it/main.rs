@@ -4,6 +4,7 @@ mod abuse;
 mod cache;
 mod egress;
 mod guests;
+mod js;
 mod runs;
 mod support;
 mod wat;

@@ -3,6 +3,7 @@
 mod cli;
 mod crash;
 mod integrations;
+mod scaffold;
 mod search;
 mod webhooks;
 
