@@ -119,6 +119,10 @@ struct Inner {
     runtime: Runtime,
     limits: PlatformLimits,
     components: Mutex<HashMap<Id, LoadedComponent>>,
+    /// Manifests by package id, and bot users by integration id: both never change once
+    /// stored, and the worker reads them for every installation on every trigger pass.
+    manifests: Mutex<HashMap<Id, Arc<Manifest>>>,
+    bot_users: Mutex<HashMap<Id, Id>>,
     slots: Arc<Semaphore>,
     /// Runs executing in this process, to abort on cancel.
     running: Mutex<HashMap<Id, tokio::task::AbortHandle>>,
@@ -201,6 +205,8 @@ impl Platform {
                 runtime,
                 limits,
                 components: Mutex::new(HashMap::new()),
+                manifests: Mutex::new(HashMap::new()),
+                bot_users: Mutex::new(HashMap::new()),
                 slots,
                 running: Mutex::new(HashMap::new()),
                 wake: Notify::new(),
@@ -728,6 +734,56 @@ impl Platform {
         }
     }
 
+    /// A package's manifest, parsed once per process.
+    async fn manifest_of(&self, tx: &mut storage_sql::Tx, package_id: Id) -> Result<Arc<Manifest>> {
+        if let Some(manifest) = self
+            .inner
+            .manifests
+            .lock()
+            .expect("manifests lock")
+            .get(&package_id)
+        {
+            return Ok(manifest.clone());
+        }
+        let package = tx
+            .get_package(package_id)
+            .await?
+            .ok_or_else(|| Error::not_found("package", package_id))?;
+        let manifest = Arc::new(Manifest::from_json(&package.manifest)?);
+        self.inner
+            .manifests
+            .lock()
+            .expect("manifests lock")
+            .insert(package_id, manifest.clone());
+        Ok(manifest)
+    }
+
+    /// The bot user an integration acts as, read once per process.
+    async fn bot_user_of(
+        &self,
+        tx: &mut storage_sql::Tx,
+        integration_id: Id,
+    ) -> Result<Option<Id>> {
+        if let Some(bot) = self
+            .inner
+            .bot_users
+            .lock()
+            .expect("bot users lock")
+            .get(&integration_id)
+        {
+            return Ok(Some(*bot));
+        }
+        let Some(integration) = tx.get_integration(integration_id).await? else {
+            return Ok(None);
+        };
+        self.inner
+            .bot_users
+            .lock()
+            .expect("bot users lock")
+            .insert(integration_id, integration.bot_user_id);
+        Ok(Some(integration.bot_user_id))
+    }
+
     /// Turns change-log events into runs of the installations subscribed to them. The cursor
     /// moves in the same transaction as the enqueues, and each run's key is the event's
     /// sequence number, so every event runs each subscriber exactly once.
@@ -749,19 +805,12 @@ impl Platform {
         };
         let mut subscribers = Vec::new();
         for record in tx.list_installations(false).await? {
-            let package = tx
-                .get_package(record.package_id)
-                .await?
-                .ok_or_else(|| Error::not_found("package", record.package_id))?;
-            let manifest = Manifest::from_json(&package.manifest)?;
+            let manifest = self.manifest_of(&mut tx, record.package_id).await?;
             if manifest.triggers.changes.is_empty() {
                 continue;
             }
-            let bot_user_id = tx
-                .get_integration(record.integration_id)
-                .await?
-                .map(|integration| integration.bot_user_id);
-            subscribers.push((record, manifest.triggers.changes, bot_user_id));
+            let bot_user_id = self.bot_user_of(&mut tx, record.integration_id).await?;
+            subscribers.push((record, manifest.triggers.changes.clone(), bot_user_id));
         }
         let mut enqueued = 0;
         for change in &changes {
@@ -815,11 +864,7 @@ impl Platform {
         let mut tx = self.inner.workspace.store().write().await?;
         let mut enqueued = 0;
         for record in tx.list_installations(false).await? {
-            let package = tx
-                .get_package(record.package_id)
-                .await?
-                .ok_or_else(|| Error::not_found("package", record.package_id))?;
-            let manifest = Manifest::from_json(&package.manifest)?;
+            let manifest = self.manifest_of(&mut tx, record.package_id).await?;
             for schedule in &manifest.triggers.schedule {
                 let cron = crate::manifest::parse_cron(&schedule.cron).map_err(Error::Internal)?;
                 let start = since.max(record.created_time);

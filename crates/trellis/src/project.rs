@@ -76,14 +76,8 @@ pub fn build(project: &Project) -> Result<Component> {
     match project.manifest.integration.language {
         Language::Rust => build_rust(&project.dir),
         Language::Javascript => build_javascript(project),
-        Language::Python => bail!(unsupported_language("python")),
+        Language::Python => build_python(project),
     }
-}
-
-fn unsupported_language(language: &str) -> String {
-    format!(
-        "{MANIFEST_FILE} says language = \"{language}\": this version of trellis cannot build {language} integrations yet; \"rust\" and \"javascript\" are supported"
-    )
 }
 
 /// `cargo build --release --target wasm32-wasip2`. Cargo's JSON messages name the component it
@@ -149,7 +143,7 @@ fn build_rust(dir: &Path) -> Result<Component> {
 
 /// The contract, as this binary was built with it.
 const WORLD_WIT: &str = include_str!("../../../wit/world.wit");
-/// The world JavaScript components are built against.
+/// The world JavaScript and Python components are built against.
 const WORLD_NAME: &str = "trellis:integration/integration";
 /// The npm package that turns JavaScript into a component (StarlingMonkey inside).
 const COMPONENTIZE_JS: &str = "@bytecodealliance/componentize-js";
@@ -184,10 +178,10 @@ pub fn granted_imports(manifest: &Manifest) -> Vec<&'static str> {
     .collect()
 }
 
-/// The world with only the imports in `keep`. componentize-js imports every interface of the
-/// world it is given, used or not, and Trellis refuses a component that imports an interface
-/// its manifest does not declare; the package and world names stay, so the export is the
-/// contract's.
+/// The world with only the imports in `keep`. componentize-js and componentize-py import every
+/// interface of the world they are given, used or not, and Trellis refuses a component that
+/// imports an interface its manifest does not declare; the package and world names stay, so the
+/// export is the contract's.
 pub fn narrowed_world(wit: &str, keep: &[&str]) -> String {
     wit.lines()
         .filter(|line| {
@@ -250,16 +244,8 @@ fn build_javascript(project: &Project) -> Result<Component> {
             .context("running npm (install Node.js 18 or newer)")?;
         ensure!(status.success(), "npm {install} failed ({status})");
     }
-    let wit_dir = std::env::temp_dir().join(format!("trellis-wit-{}", std::process::id()));
-    std::fs::create_dir_all(&wit_dir)?;
-    let imports = granted_imports(&project.manifest);
-    std::fs::write(
-        wit_dir.join("world.wit"),
-        narrowed_world(WORLD_WIT, &imports),
-    )?;
-    let out_dir = dir.join("dist");
-    std::fs::create_dir_all(&out_dir)?;
-    let path = out_dir.join(format!("{}.wasm", project.manifest.integration.name));
+    let path = dist_path(&dir, project)?;
+    let (wit_dir, imports) = write_narrowed_world(&project.manifest)?;
     eprintln!(
         "componentize {} (imports: {})",
         entry.display(),
@@ -281,6 +267,91 @@ fn build_javascript(project: &Project) -> Result<Component> {
     let bytes = std::fs::read(&path)
         .with_context(|| format!("reading the component {}", path.display()))?;
     Ok(Component { path, bytes })
+}
+
+/// The command that builds Python components (a CPython build inside), from PyPI.
+const COMPONENTIZE_PY: &str = "componentize-py";
+/// The module a Python integration's code is in: `app.py`, at the project's root. It must not be
+/// named after the world (`integration`), whose bindings componentize-py generates as a module.
+const PYTHON_APP_MODULE: &str = "app";
+
+/// A Python integration: a folder with `app.py`, defining a class `WitWorld` that subclasses the
+/// `wit_world.WitWorld` componentize-py generates and implements `handle`. componentize-py
+/// (`pip install componentize-py`) builds it against the world narrowed to the manifest's
+/// scopes, with every WASI import replaced by a trapping stub (`--stub-wasi`), so that the
+/// component imports only Trellis's interfaces (the stubs also fix the seed of Python's `random`
+/// at build time). Modules `app.py` imports from its folder or from the active virtual
+/// environment go into the component too. The component goes to `dist/NAME.wasm`.
+fn build_python(project: &Project) -> Result<Component> {
+    let dir = project.dir.canonicalize()?;
+    let app = dir.join(format!("{PYTHON_APP_MODULE}.py"));
+    ensure!(
+        app.is_file(),
+        "{} is a python integration but has no {PYTHON_APP_MODULE}.py: the module whose class \
+         WitWorld handles events",
+        dir.display()
+    );
+    let version = match Command::new(COMPONENTIZE_PY).arg("--version").output() {
+        Ok(output) if output.status.success() => {
+            String::from_utf8_lossy(&output.stdout).trim().to_string()
+        }
+        Ok(output) => bail!(
+            "`{COMPONENTIZE_PY} --version` failed ({}): install or reinstall it with `pip install {COMPONENTIZE_PY}`",
+            output.status
+        ),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => bail!(
+            "{COMPONENTIZE_PY} is not on the PATH: install it with `pip install {COMPONENTIZE_PY}`"
+        ),
+        Err(error) => return Err(error).context(format!("running {COMPONENTIZE_PY}")),
+    };
+    let path = dist_path(&dir, project)?;
+    let (wit_dir, imports) = write_narrowed_world(&project.manifest)?;
+    eprintln!(
+        "{version}: componentize {} (imports: {})",
+        app.display(),
+        imports.join(", ")
+    );
+    // Its progress line goes to stderr with the rest of the build's output.
+    let status = Command::new(COMPONENTIZE_PY)
+        .arg("--wit-path")
+        .arg(&wit_dir)
+        .args(["--world", WORLD_NAME, "componentize", PYTHON_APP_MODULE])
+        .arg("--python-path")
+        .arg(&dir)
+        .arg("--stub-wasi")
+        .arg("--output")
+        .arg(&path)
+        .current_dir(&dir)
+        .stdout(std::io::stderr())
+        .status()
+        .with_context(|| format!("running {COMPONENTIZE_PY}"));
+    std::fs::remove_dir_all(&wit_dir).ok();
+    let status = status?;
+    ensure!(status.success(), "{COMPONENTIZE_PY} failed ({status})");
+    let bytes = std::fs::read(&path)
+        .with_context(|| format!("reading the component {}", path.display()))?;
+    Ok(Component { path, bytes })
+}
+
+/// Writes the world narrowed to what the manifest grants into a new temporary folder, for a
+/// componentize tool. Returns the folder, which the caller removes, and the imports kept.
+fn write_narrowed_world(manifest: &Manifest) -> Result<(PathBuf, Vec<&'static str>)> {
+    let wit_dir = std::env::temp_dir().join(format!("trellis-wit-{}", std::process::id()));
+    std::fs::create_dir_all(&wit_dir).with_context(|| format!("creating {}", wit_dir.display()))?;
+    let imports = granted_imports(manifest);
+    std::fs::write(
+        wit_dir.join("world.wit"),
+        narrowed_world(WORLD_WIT, &imports),
+    )
+    .with_context(|| format!("writing the world into {}", wit_dir.display()))?;
+    Ok((wit_dir, imports))
+}
+
+/// `dist/NAME.wasm` in the project, its folder created: where a componentize tool writes.
+fn dist_path(dir: &Path, project: &Project) -> Result<PathBuf> {
+    let out_dir = dir.join("dist");
+    std::fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
+    Ok(out_dir.join(format!("{}.wasm", project.manifest.integration.name)))
 }
 
 /// Fails with the command that fixes it when rustup lacks the wasm32-wasip2 target for the

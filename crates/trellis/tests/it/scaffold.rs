@@ -343,7 +343,7 @@ fn new_writes_the_sdk_path_relative_to_the_project() {
 }
 
 #[test]
-fn build_refuses_python_and_a_javascript_project_without_its_package() {
+fn build_refuses_a_python_project_without_app_py_and_a_javascript_one_without_its_package() {
     let dir = temp_dir("scaffold-languages");
     let manifest = |language: &str| {
         format!("[integration]\nname = \"other\"\nversion = \"0.1.0\"\nlanguage = \"{language}\"\n")
@@ -351,7 +351,7 @@ fn build_refuses_python_and_a_javascript_project_without_its_package() {
     std::fs::write(dir.join("trellis.toml"), manifest("python")).unwrap();
     let stderr = failed(trellis(&["integration", "build"], &dir));
     assert!(
-        stderr.contains("cannot build python integrations yet"),
+        stderr.contains("is a python integration but has no app.py"),
         "{stderr}"
     );
     std::fs::write(dir.join("trellis.toml"), manifest("javascript")).unwrap();
@@ -368,21 +368,17 @@ fn build_refuses_python_and_a_javascript_project_without_its_package() {
     assert!(stderr.contains("trellis.toml"), "{stderr}");
 }
 
-/// A JavaScript project (a copy of integrations/echo-js) builds with `trellis integration
-/// build` (npm ci, then componentize-js against the world narrowed to the manifest's scopes),
-/// and `dev` registers, installs and runs it on a server.
-#[tokio::test]
-async fn a_javascript_project_builds_with_componentize_js_and_dev_runs_it() {
-    let dir = temp_dir("scaffold-js");
-    let project = dir.join("echo-js");
+/// Copies the example `integrations/NAME` (its `files`) to a fresh folder, builds it with
+/// `trellis integration build`, checks the component, and runs it once with `dev` on a server:
+/// the echo must come back.
+async fn build_and_dev_a_copy_of(name: &str, files: &[&str]) {
+    let dir = temp_dir(&format!("scaffold-{name}"));
+    let project = dir.join(name);
     std::fs::create_dir_all(&project).unwrap();
-    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../integrations/echo-js");
-    for file in [
-        "index.js",
-        "package.json",
-        "package-lock.json",
-        "trellis.toml",
-    ] {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../integrations")
+        .join(name);
+    for file in files {
         std::fs::copy(example.join(file), project.join(file)).unwrap();
     }
     let project_arg = project.to_str().unwrap();
@@ -390,9 +386,9 @@ async fn a_javascript_project_builds_with_componentize_js_and_dev_runs_it() {
         &["integration", "build", "--dir", project_arg],
         &dir,
     ));
-    let component = project.join("dist/echo-js.wasm");
-    assert!(built.contains("dist/echo-js.wasm"), "{built}");
-    let bytes = std::fs::read(&component).unwrap();
+    let component = format!("dist/{name}.wasm");
+    assert!(built.contains(&component), "{built}");
+    let bytes = std::fs::read(project.join(&component)).unwrap();
     // A component, not a core module: the layer byte after the version is 1.
     assert_eq!(&bytes[..8], b"\0asm\x0d\x00\x01\x00", "{built}");
 
@@ -400,6 +396,7 @@ async fn a_javascript_project_builds_with_componentize_js_and_dev_runs_it() {
     let token = owner_token(data.to_str().unwrap());
     let server = Server::start(&data, false).await;
     let url = format!("http://127.0.0.1:{}", server.port);
+    let input = json!({"from": name});
     let stdout = succeeded(trellis(
         &[
             "integration",
@@ -407,7 +404,7 @@ async fn a_javascript_project_builds_with_componentize_js_and_dev_runs_it() {
             "--dir",
             project_arg,
             "--input",
-            r#"{"from": "js"}"#,
+            &input.to_string(),
             "--server",
             &url,
             "--token",
@@ -421,10 +418,36 @@ async fn a_javascript_project_builds_with_componentize_js_and_dev_runs_it() {
         .unwrap_or_else(|| panic!("no output: {stdout}"));
     assert_eq!(
         serde_json::from_str::<Value>(output).unwrap(),
-        json!({"from": "js"}),
+        input,
         "{stdout}"
     );
     drop(server);
-    // node_modules is a few hundred megabytes.
+    // A JavaScript project's node_modules is a few hundred megabytes.
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// A JavaScript project (a copy of integrations/echo-js) builds with `trellis integration
+/// build` (npm ci, then componentize-js against the world narrowed to the manifest's scopes),
+/// and `dev` registers, installs and runs it on a server.
+#[tokio::test]
+async fn a_javascript_project_builds_with_componentize_js_and_dev_runs_it() {
+    build_and_dev_a_copy_of(
+        "echo-js",
+        &[
+            "index.js",
+            "package.json",
+            "package-lock.json",
+            "trellis.toml",
+        ],
+    )
+    .await;
+}
+
+/// A Python project (a copy of integrations/echo-py) builds with `trellis integration build`
+/// (componentize-py against the world narrowed to the manifest's scopes, WASI stubbed out), and
+/// `dev` registers, installs and runs it on a server. It needs componentize-py on the PATH, and
+/// fails rather than skips without it; CI installs it.
+#[tokio::test]
+async fn a_python_project_builds_with_componentize_py_and_dev_runs_it() {
+    build_and_dev_a_copy_of("echo-py", &["app.py", "trellis.toml"]).await;
 }
