@@ -451,8 +451,9 @@ pub fn toml_string(text: &str) -> String {
     quoted
 }
 
-/// What `dev --watch` compares between polls: every file under `src/`, `Cargo.toml` and the
-/// manifest, with its modification time and size. A file added or removed changes it too.
+/// What `dev --watch` compares between polls: every file under `src/`, `Cargo.toml`, the
+/// manifest, and the JavaScript and Python modules and npm files at the project's top, with
+/// their modification times and sizes. A file added or removed changes it too.
 pub fn sources_snapshot(dir: &Path) -> Vec<(PathBuf, Option<SystemTime>, u64)> {
     let mut files = Vec::new();
     let mut pending = vec![dir.join("src")];
@@ -471,6 +472,18 @@ pub fn sources_snapshot(dir: &Path) -> Vec<(PathBuf, Option<SystemTime>, u64)> {
     }
     files.push(dir.join("Cargo.toml"));
     files.push(dir.join(MANIFEST_FILE));
+    // JavaScript and Python projects keep their modules at the top (`index.js`, `app.py`).
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let source = matches!(
+            path.extension().and_then(|extension| extension.to_str()),
+            Some("js" | "mjs" | "cjs" | "py")
+        );
+        if path.is_file() && (source || name == "package.json" || name == "package-lock.json") {
+            files.push(path);
+        }
+    }
     let mut snapshot: Vec<_> = files
         .into_iter()
         .map(|path| {
@@ -487,6 +500,31 @@ pub fn sources_snapshot(dir: &Path) -> Vec<(PathBuf, Option<SystemTime>, u64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn watching_sees_top_level_javascript_and_python_modules_but_not_build_output() {
+        let dir = std::env::temp_dir().join(format!("trellis-watch-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("dist")).unwrap();
+        for file in [
+            "index.js",
+            "app.py",
+            "package.json",
+            "README.md",
+            "dist/out.wasm",
+        ] {
+            std::fs::write(dir.join(file), "x").unwrap();
+        }
+        let before = sources_snapshot(&dir);
+        let watched: Vec<_> = before
+            .iter()
+            .filter(|(_, modified, _)| modified.is_some())
+            .map(|(path, _, _)| path.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(watched, ["app.py", "index.js", "package.json"]);
+        std::fs::write(dir.join("app.py"), "xy").unwrap();
+        assert_ne!(sources_snapshot(&dir), before, "an edit to app.py is seen");
+        std::fs::remove_dir_all(&dir).ok();
+    }
 
     #[test]
     fn the_world_keeps_only_the_granted_imports_and_all_its_interfaces() {
