@@ -186,7 +186,7 @@ impl Store {
             .await?;
         drop(conn);
         for migration in migrations::all() {
-            let mut tx = self.writer.begin().await?;
+            let mut tx = self.write().await?.tx;
             let applied: i64 =
                 sqlx::query("SELECT COUNT(*) FROM schema_migrations WHERE version = $1")
                     .bind(migration.version)
@@ -218,10 +218,19 @@ impl Store {
         Ok(())
     }
 
-    /// Begins a transaction that may write.
+    /// Begins a transaction that may write. On SQLite it takes the write lock at once
+    /// (`BEGIN IMMEDIATE`): a deferred transaction that reads first and writes later cannot wait
+    /// for another process's writer (SQLite answers `SQLITE_BUSY` at once instead of calling the
+    /// busy handler), so `trellis token create` beside a running server would fail; taking the
+    /// lock up front waits up to the busy timeout instead. In this process writers already queue
+    /// on the one writer connection.
     pub async fn write(&self) -> Result<Tx> {
+        let tx = match self.dialect {
+            Dialect::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await?,
+            Dialect::Postgres => self.writer.begin().await?,
+        };
         Ok(Tx {
-            tx: self.writer.begin().await?,
+            tx,
             dialect: self.dialect,
         })
     }
