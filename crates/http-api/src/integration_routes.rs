@@ -19,7 +19,7 @@ use runtime::{InvokeSource, WebhookRequest};
 use serde_json::{Value, json};
 
 use crate::error::ApiError;
-use crate::routes::{AppState, body, path_id};
+use crate::routes::{AppState, body, page_size, path_id};
 
 type ApiResult = Result<Response, ApiError>;
 
@@ -306,7 +306,7 @@ fn run_response(view: &RunView) -> Response {
 #[derive(serde::Deserialize)]
 struct RunsQuery {
     start_cursor: Option<String>,
-    page_size: Option<i64>,
+    page_size: Option<String>,
 }
 
 async fn list_runs(
@@ -321,7 +321,9 @@ async fn list_runs(
         .start_cursor
         .map(|cursor| path_id("start_cursor", &cursor))
         .transpose()?;
-    let page_size = query.page_size.unwrap_or(50);
+    // Parsed like every list's page_size, so a bad one is a validation error naming it.
+    let page_size = page_size(query.page_size.map(Value::String).as_ref(), "page_size")?
+        .map_or(50, |size| size as i64);
     let runs = platform(&state)?
         .runs(&actor, id, before, page_size)
         .await?;

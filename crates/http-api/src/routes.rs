@@ -214,7 +214,7 @@ fn ok(value: Value) -> ApiResult {
     Ok(Json(value).into_response())
 }
 
-fn page_size(value: Option<&Value>, field: &str) -> Result<Option<usize>, ApiError> {
+pub(crate) fn page_size(value: Option<&Value>, field: &str) -> Result<Option<usize>, ApiError> {
     match value {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => match n.as_u64() {

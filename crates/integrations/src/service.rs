@@ -542,7 +542,7 @@ impl Platform {
         rand::rng().fill_bytes(&mut bytes);
         let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
         let mut tx = self.inner.workspace.store().write().await?;
-        tx.set_webhook_token(installation_id, &token_hash(&token), now())
+        tx.set_webhook_token(installation_id, &workspace::hash_token(&token), now())
             .await?;
         tx.commit().await?;
         Ok(token)
@@ -554,7 +554,9 @@ impl Platform {
     pub async fn webhook(&self, token: &str, request: WebhookRequest) -> Result<RunView> {
         let not_found = || Error::not_found("webhook", "this URL");
         let mut tx = self.inner.workspace.store().read().await?;
-        let installation_id = tx.installation_by_webhook_token(&token_hash(token)).await?;
+        let installation_id = tx
+            .installation_by_webhook_token(&workspace::hash_token(token))
+            .await?;
         let record = match installation_id {
             Some(id) => tx.get_installation(id).await?,
             None => None,
@@ -627,15 +629,8 @@ impl Platform {
 
     /// Waits until the run has ended or `timeout` passed, and returns it as it is then.
     pub async fn wait(&self, actor: &Actor, id: Id, timeout: Duration) -> Result<RunView> {
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            let view = self.run(actor, id).await?;
-            let ended = !matches!(view.row.status.as_str(), "queued" | "running");
-            if ended || tokio::time::Instant::now() >= deadline {
-                return Ok(view);
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        self.run(actor, id).await?;
+        self.wait_run(id, timeout).await
     }
 
     /// An installation's runs the caller may see, newest first.
@@ -1231,11 +1226,6 @@ async fn installation_view(
         manifest,
         config,
     })
-}
-
-/// A webhook URL token's stored form: SHA-256, hex.
-fn token_hash(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
 }
 
 fn new_run(installation_id: Id, run_key: Option<String>, event: &Event, user_id: Id) -> RunRow {

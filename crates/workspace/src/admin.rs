@@ -33,7 +33,8 @@ pub const TOKEN_PREFIX: &str = "trellis_";
 /// Random bytes in a token.
 pub const TOKEN_ENTROPY_BYTES: usize = 32;
 
-fn hash_token(token: &str) -> String {
+/// How high-entropy secrets (API tokens, webhook URL tokens) are stored: SHA-256, hex.
+pub fn hash_token(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 

@@ -22,7 +22,7 @@ pub mod demo;
 
 pub use access::Grantee;
 pub use access::{Actor, Capabilities, Level, Role};
-pub use admin::{NewUser, TokenKind};
+pub use admin::{NewUser, TokenKind, hash_token};
 pub use blocks::{AppendPosition, BlockView};
 pub use comments::CommentTarget;
 pub use content::{
