@@ -9,6 +9,7 @@
 //! capabilities are the granted scopes and whose reach is the pages shared with it. Access is
 //! decided in the `workspace` service, the one place that decides it, and audited there.
 
+pub mod budget;
 mod error;
 mod host;
 mod manifest;

@@ -28,12 +28,14 @@ use crate::manifest::{Manifest, WorkspaceScope};
 use crate::record::{
     InstallConfig, RunView, bare_record, event_from_json, event_json, record_json,
 };
-use crate::{Error, Result, writes};
+use crate::{Error, Result, budget, writes};
 
 /// The change-log consumer that turns changes into runs.
 pub const TRIGGER_CONSUMER: &str = "integrations.triggers";
 /// Changes read per trigger pass.
 const TRIGGER_BATCH_EVENTS: i64 = 500;
+/// Runs one trigger pass enqueues at most (it stops after the event that reaches this).
+const TRIGGER_RUNS_PER_PASS_MAX: usize = 4_096;
 /// How far back a schedule tick is still run after downtime, in milliseconds.
 const SCHEDULE_CATCH_UP_MS: i64 = 60 * 60 * 1000;
 /// How often the worker looks for due schedule ticks, in milliseconds.
@@ -130,7 +132,33 @@ struct Inner {
     wake: Notify,
     /// Schedule ticks up to this time were enqueued.
     schedules_checked_ms: Mutex<i64>,
+    /// Ends of runs waiting for a group commit, and the lock its committer holds.
+    endings: Mutex<Vec<(Ending, tokio::sync::oneshot::Sender<EndResult>)>>,
+    committer: tokio::sync::Mutex<()>,
 }
+
+/// A claimed run and what its execution needs, read once per claim pass.
+struct Claimed {
+    run: RunRow,
+    installation: InstallationRecord,
+    manifest: Arc<Manifest>,
+    config: Arc<InstallConfig>,
+    bot_user_id: Id,
+}
+
+/// How a run ended, for a group commit ([`Platform::end`]).
+struct Ending {
+    run_id: Id,
+    attempt: i64,
+    status: String,
+    record: String,
+    output: Option<String>,
+    usage: Vec<UsageEvent>,
+    denials: Vec<storage_sql::AuditEntry>,
+    time: i64,
+}
+
+type EndResult = std::result::Result<(), String>;
 
 fn now() -> i64 {
     document::time::now_ms()
@@ -211,6 +239,8 @@ impl Platform {
                 running: Mutex::new(HashMap::new()),
                 wake: Notify::new(),
                 schedules_checked_ms: Mutex::new(now() - SCHEDULE_CATCH_UP_MS),
+                endings: Mutex::new(Vec::new()),
+                committer: tokio::sync::Mutex::new(()),
             }),
         }
     }
@@ -450,11 +480,27 @@ impl Platform {
         person(actor)?;
         let mut tx = self.inner.workspace.store().read().await?;
         let records = tx.list_installations(false).await?;
-        let mut views = Vec::new();
-        for record in records {
-            views.push(installation_view(&mut tx, record).await?);
-        }
+        // One read of the packages for the whole list, not one per installation.
+        let packages: HashMap<Id, PackageRecord> = tx
+            .list_packages()
+            .await?
+            .into_iter()
+            .map(|package| (package.id, package))
+            .collect();
         tx.commit().await?;
+        let mut views = Vec::with_capacity(records.len());
+        for record in records {
+            let package = packages
+                .get(&record.package_id)
+                .cloned()
+                .ok_or_else(|| Error::not_found("package", record.package_id))?;
+            views.push(InstallationView {
+                manifest: Manifest::from_json(&package.manifest)?,
+                config: InstallConfig::from_json(&record.config)?,
+                record,
+                package,
+            });
+        }
         Ok(views)
     }
 
@@ -600,9 +646,17 @@ impl Platform {
     /// Enqueues a run unless the installation spent its hourly budget, and wakes the worker.
     async fn enqueue_within_budget(&self, view: &InstallationView, run: &RunRow) -> Result<()> {
         let mut tx = self.inner.workspace.store().write().await?;
-        let started = tx
-            .runs_started_since(view.record.id, now() - 3_600_000)
+        let now = now();
+        let counts = tx
+            .run_start_counts(
+                budget::hour_start(now) - budget::HOUR_MS,
+                Some(view.record.id),
+            )
             .await?;
+        let started = budget::estimates(&counts, now)
+            .get(&view.record.id)
+            .copied()
+            .unwrap_or(0);
         if started >= view.config.runs_per_hour_max {
             return Err(Error::RateLimited(format!(
                 "{} started {started} runs in the last hour, its limit",
@@ -807,7 +861,8 @@ impl Platform {
             let bot_user_id = self.bot_user_of(&mut tx, record.integration_id).await?;
             subscribers.push((record, manifest.triggers.changes.clone(), bot_user_id));
         }
-        let mut enqueued = 0;
+        let mut runs = Vec::new();
+        let mut cursor = last;
         for change in &changes {
             for (installation, events, bot_user_id) in &subscribers {
                 // Changes made by this integration itself don't trigger it again.
@@ -830,18 +885,22 @@ impl Platform {
                     .to_string(),
                 };
                 let key = format!("change:{}", change.seq);
-                let run = new_run(
+                runs.push(new_run(
                     installation.id,
                     Some(key),
                     &event,
                     installation.installed_by,
-                );
-                if tx.enqueue_run(&run).await? {
-                    enqueued += 1;
-                }
+                ));
+            }
+            // Keep the writer's transaction short: the rest of the events wait for the next
+            // pass.
+            if runs.len() >= TRIGGER_RUNS_PER_PASS_MAX {
+                cursor = change.cursor;
+                break;
             }
         }
-        tx.save_cursor(TRIGGER_CONSUMER, last, now()).await?;
+        let enqueued = tx.enqueue_runs(&runs).await?;
+        tx.save_cursor(TRIGGER_CONSUMER, cursor, now()).await?;
         tx.commit().await?;
         Ok(enqueued)
     }
@@ -876,6 +935,8 @@ impl Platform {
                 }
             }
         }
+        tx.prune_run_start_counts(budget::hour_start(now) - budget::HOUR_MS)
+            .await?;
         tx.commit().await?;
         *self
             .inner
@@ -885,7 +946,9 @@ impl Platform {
         Ok(enqueued)
     }
 
-    /// Claims due runs within the concurrency and rate limits and starts each as a task.
+    /// Claims due runs within the concurrency and rate limits, decides in one transaction
+    /// which change runs may start (their actor must read the changed object), and starts
+    /// each as a task. Everything a run needs from the store is read here, once per pass.
     async fn start_due_runs(&self) -> Result<usize> {
         let free = self.inner.slots.available_permits();
         if free == 0 {
@@ -899,55 +962,100 @@ impl Platform {
             return Ok(0);
         }
         let mut tx = self.inner.workspace.store().write().await?;
-        let candidates = tx.claimable_runs(now, (free * 4) as i64).await?;
-        if candidates.is_empty() {
+        let expired = tx.expired_runs(now, free as i64).await?;
+        let queued = tx.queued_runs((free * 4) as i64).await?;
+        if expired.is_empty() && queued.is_empty() {
             tx.commit().await?;
             return Ok(0);
         }
+        let installations: HashMap<Id, InstallationRecord> = tx
+            .list_installations(true)
+            .await?
+            .into_iter()
+            .map(|record| (record.id, record))
+            .collect();
         let mut running: HashMap<Id, i64> = tx.running_counts(now).await?.into_iter().collect();
-        let mut configs: HashMap<Id, Option<(InstallConfig, i64)>> = HashMap::new();
-        let mut claimed = Vec::new();
+        let counts = tx
+            .run_start_counts(budget::hour_start(now) - budget::HOUR_MS, None)
+            .await?;
+        let mut started = budget::estimates(&counts, now);
+        let mut configs: HashMap<Id, Arc<InstallConfig>> = HashMap::new();
+        let mut chosen: Vec<RunRow> = Vec::new();
         let mut lost = Vec::new();
-        for run in candidates {
-            if claimed.len() == free {
+        for run in expired.into_iter().chain(queued) {
+            if chosen.len() == free {
                 break;
             }
             if run.attempts >= self.inner.limits.run_attempts_max {
                 lost.push(run);
                 continue;
             }
-            let installation_id = run.installation_id;
-            if let std::collections::hash_map::Entry::Vacant(slot) = configs.entry(installation_id)
-            {
-                let config = match tx.get_installation(installation_id).await? {
-                    Some(record) => Some((
-                        InstallConfig::from_json(&record.config)?,
-                        tx.runs_started_since(installation_id, now - 3_600_000)
-                            .await?,
-                    )),
-                    None => None,
-                };
-                slot.insert(config);
-            }
-            let Some(Some((config, started))) = configs.get_mut(&installation_id) else {
+            let Some(installation) = installations.get(&run.installation_id) else {
                 continue;
             };
-            let active = running.entry(installation_id).or_default();
+            let config = match configs.get(&installation.id) {
+                Some(config) => config.clone(),
+                None => {
+                    let config = Arc::new(InstallConfig::from_json(&installation.config)?);
+                    configs.insert(installation.id, config.clone());
+                    config
+                }
+            };
+            let active = running.entry(installation.id).or_default();
+            let hour = started.entry(installation.id).or_default();
             // A run over its installation's hourly budget or concurrency waits in the queue.
-            if *active >= config.concurrent_runs_max || *started >= config.runs_per_hour_max {
+            if *active >= config.concurrent_runs_max || *hour >= config.runs_per_hour_max {
                 continue;
             }
-            let lease_until =
-                now + config.run_limits().wall_ms_max as i64 + self.inner.limits.lease_margin_ms;
-            if tx.claim_run(&run, now, lease_until).await? {
-                *active += 1;
-                *started += 1;
-                let mut run = run;
-                run.attempts += 1;
-                run.status = "running".into();
-                claimed.push(run);
+            *active += 1;
+            *hour += 1;
+            chosen.push(run);
+        }
+        // Queued runs are claimed in one statement per lease length; a run whose lease ended
+        // is claimed on its own, by the attempt that left it.
+        let lease_of = |run: &RunRow| {
+            now + configs[&run.installation_id].run_limits().wall_ms_max as i64
+                + self.inner.limits.lease_margin_ms
+        };
+        let mut by_lease: HashMap<i64, Vec<Id>> = HashMap::new();
+        let mut claimed_ids = std::collections::HashSet::new();
+        for run in &chosen {
+            if run.status == QUEUED {
+                by_lease.entry(lease_of(run)).or_default().push(run.id);
+            } else if tx.claim_run(run, now, lease_of(run)).await? {
+                claimed_ids.insert(run.id);
             }
         }
+        for (lease_until, ids) in by_lease {
+            claimed_ids.extend(tx.claim_queued_runs(&ids, now, lease_until).await?);
+        }
+        let mut claimed = Vec::with_capacity(claimed_ids.len());
+        let mut starts: HashMap<Id, i64> = HashMap::new();
+        for mut run in chosen {
+            if !claimed_ids.contains(&run.id) {
+                continue;
+            }
+            *starts.entry(run.installation_id).or_default() += 1;
+            let installation = installations[&run.installation_id].clone();
+            let manifest = self.manifest_of(&mut tx, installation.package_id).await?;
+            let bot_user_id = self
+                .bot_user_of(&mut tx, installation.integration_id)
+                .await?
+                .ok_or_else(|| Error::not_found("integration", installation.integration_id))?;
+            run.attempts += 1;
+            run.status = "running".into();
+            run.started_time = Some(now);
+            claimed.push(Claimed {
+                config: configs[&run.installation_id].clone(),
+                run,
+                installation,
+                manifest,
+                bot_user_id,
+            });
+        }
+        let starts: Vec<(Id, i64)> = starts.into_iter().collect();
+        tx.count_run_starts(budget::hour_start(now), &starts)
+            .await?;
         for run in &lost {
             // Claim it once more so that only this worker ends it.
             if tx.claim_run(run, now, now + 1).await? {
@@ -961,16 +1069,96 @@ impl Platform {
             }
         }
         tx.commit().await?;
-        let started = claimed.len();
-        for run in claimed {
+        let count = claimed.len();
+        self.start_claimed(claimed).await?;
+        Ok(count)
+    }
+
+    /// Decides who each claimed run acts as and whether it may start, then starts it as a task
+    /// (or ends it at once: an inactive installation, or a change its actor can't read).
+    async fn start_claimed(&self, claimed: Vec<Claimed>) -> Result<()> {
+        let workspace = &self.inner.workspace;
+        let mut users: HashMap<Id, UserActor> = HashMap::new();
+        let mut runs = Vec::with_capacity(claimed.len());
+        for claimed in claimed {
+            let user = match users.get(&claimed.run.user_id) {
+                Some(user) => user.clone(),
+                None => match workspace.actor_for_user(claimed.run.user_id).await {
+                    Ok(Actor::User(user)) => {
+                        users.insert(user.id, user.clone());
+                        user
+                    }
+                    Ok(_) => {
+                        self.end_bare(&claimed.run, "error", "the run's user is not a person")
+                            .await?;
+                        continue;
+                    }
+                    Err(error) => {
+                        let message = format!("the run's user could not be loaded: {error}");
+                        self.end_bare(&claimed.run, "error", &message).await?;
+                        continue;
+                    }
+                },
+            };
+            let actor = Actor::Delegated {
+                user,
+                integration: IntegrationActor {
+                    id: claimed.installation.integration_id,
+                    bot_user_id: claimed.bot_user_id,
+                    capabilities: claimed.config.capabilities(),
+                },
+            };
+            let event = event_from_json(&claimed.run.event)?;
+            runs.push((claimed, actor, event));
+        }
+        // A change run starts only when its actor can read the object that changed, so the
+        // event itself tells the integration nothing it may not see.
+        let checks: Vec<(usize, &Actor, Id)> = runs
+            .iter()
+            .enumerate()
+            .filter_map(|(index, (_, actor, event))| match event {
+                Event::Change { object_id, .. } => Some((
+                    index,
+                    actor,
+                    Id::parse(object_id).unwrap_or(Id::from_u128(0)),
+                )),
+                _ => None,
+            })
+            .collect();
+        let pairs: Vec<(&Actor, Id)> = checks.iter().map(|(_, actor, id)| (*actor, *id)).collect();
+        let readable = workspace.readable_by(&pairs).await?;
+        let unreadable: std::collections::HashSet<usize> = checks
+            .iter()
+            .zip(readable)
+            .filter(|(_, readable)| !readable)
+            .map(|((index, _, _), _)| *index)
+            .collect();
+        for (index, (claimed, actor, event)) in runs.into_iter().enumerate() {
+            if !claimed.installation.active {
+                self.end_bare(&claimed.run, "error", "the installation is not active")
+                    .await?;
+                continue;
+            }
+            if unreadable.contains(&index) {
+                self.end_bare(
+                    &claimed.run,
+                    "skipped",
+                    "the run's actor can't read the changed object",
+                )
+                .await?;
+                continue;
+            }
             let Ok(permit) = self.inner.slots.clone().try_acquire_owned() else {
-                break;
+                // Only this worker takes slots, and it claimed no more than were free; a run
+                // left here keeps its lease and is claimed again when the lease ends.
+                tracing::error!(run = %claimed.run.id, "no free slot for a claimed run");
+                continue;
             };
             let platform = self.clone();
-            let run_id = run.id;
+            let run_id = claimed.run.id;
             let task = tokio::spawn(async move {
                 let _permit = permit;
-                if let Err(error) = platform.execute(run).await {
+                if let Err(error) = platform.execute(claimed, actor, event).await {
                     tracing::error!(%error, run = %run_id, "run failed outside the guest");
                 }
                 platform
@@ -979,6 +1167,9 @@ impl Platform {
                     .lock()
                     .expect("running lock")
                     .remove(&run_id);
+                drop(_permit);
+                // A slot is free: the worker may claim again without waiting for its poll.
+                platform.inner.wake.notify_one();
             });
             self.inner
                 .running
@@ -986,63 +1177,22 @@ impl Platform {
                 .expect("running lock")
                 .insert(run_id, task.abort_handle());
         }
-        Ok(started)
+        Ok(())
     }
 
-    /// Executes one claimed run and finishes it.
-    async fn execute(&self, run: RunRow) -> Result<()> {
+    /// Executes one claimed run and ends it.
+    async fn execute(&self, claimed: Claimed, actor: Actor, event: Event) -> Result<()> {
+        let Claimed {
+            run,
+            installation,
+            manifest,
+            config,
+            ..
+        } = claimed;
         let workspace = &self.inner.workspace;
-        let mut tx = workspace.store().read().await?;
-        let installation = tx
-            .get_installation(run.installation_id)
-            .await?
-            .ok_or_else(|| Error::not_found("installation", run.installation_id))?;
-        let package = tx
-            .get_package(installation.package_id)
-            .await?
-            .ok_or_else(|| Error::not_found("package", installation.package_id))?;
-        let integration = tx
-            .get_integration(installation.integration_id)
-            .await?
-            .ok_or_else(|| Error::not_found("integration", installation.integration_id))?;
-        tx.commit().await?;
-        let manifest = Manifest::from_json(&package.manifest)?;
-        let config = InstallConfig::from_json(&installation.config)?;
-        let user = match workspace.actor_for_user(run.user_id).await? {
-            Actor::User(user) => user,
-            _ => return Err(Error::Internal("a run's user is not a person".into())),
-        };
-        let actor = Actor::Delegated {
-            user,
-            integration: IntegrationActor {
-                id: integration.id,
-                bot_user_id: integration.bot_user_id,
-                capabilities: config.capabilities(),
-            },
-        };
-        let event = event_from_json(&run.event)?;
-        if !installation.active {
-            return self
-                .finish_bare(&run, "error", "the installation is not active")
-                .await;
-        }
-        // A change run starts only when its actor can read the object that changed, so the
-        // event itself tells the integration nothing it may not see.
-        if let Event::Change { object_id, .. } = &event
-            && let Some(object_id) = Id::parse(object_id)
-            && !workspace.can_read(&actor, object_id).await?
-        {
-            return self
-                .finish_bare(
-                    &run,
-                    "skipped",
-                    "the run's actor can't read the changed object",
-                )
-                .await;
-        }
-        let component = match self.component(package.id).await {
+        let component = match self.component(installation.package_id).await {
             Ok(component) => component,
-            Err(error) => return self.finish_bare(&run, "error", &error.to_string()).await,
+            Err(error) => return self.end_bare(&run, "error", &error.to_string()).await,
         };
         let grants = config.grants(&manifest)?;
         let request = RunRequest {
@@ -1062,29 +1212,98 @@ impl Platform {
         };
         let outcome = match self.inner.runtime.run(&component, request).await {
             Ok(outcome) => outcome,
-            Err(error) => return self.finish_bare(&run, "error", &error.to_string()).await,
+            Err(error) => return self.end_bare(&run, "error", &error.to_string()).await,
         };
-        self.finish(&run, &actor, &integration, outcome).await
+        self.finish(&run, &actor, installation.integration_id, outcome)
+            .await
     }
 
     /// Ends a run the guest never ran in.
-    async fn finish_bare(&self, run: &RunRow, status: &str, message: &str) -> Result<()> {
+    async fn end_bare(&self, run: &RunRow, status: &str, message: &str) -> Result<()> {
+        self.end(Ending {
+            run_id: run.id,
+            attempt: run.attempts,
+            status: status.to_string(),
+            record: bare_record(message).to_string(),
+            output: None,
+            usage: Vec::new(),
+            denials: Vec::new(),
+            time: now(),
+        })
+        .await
+    }
+
+    /// Ends a run that wrote nothing to keep: commits its end together with the ends of
+    /// whatever other runs are waiting (a group commit). The first run to find the committer
+    /// free writes every waiting end in one transaction; the others find theirs done.
+    async fn end(&self, ending: Ending) -> Result<()> {
+        let (sender, mut receiver) = tokio::sync::oneshot::channel();
+        self.inner
+            .endings
+            .lock()
+            .expect("endings lock")
+            .push((ending, sender));
+        let _committer = self.inner.committer.lock().await;
+        if let Ok(result) = receiver.try_recv() {
+            return result.map_err(Error::Internal);
+        }
+        let batch = std::mem::take(&mut *self.inner.endings.lock().expect("endings lock"));
+        let result = self
+            .commit_endings(batch.iter().map(|(ending, _)| ending))
+            .await;
+        let shared = result
+            .as_ref()
+            .map(|_| ())
+            .map_err(|error| error.to_string());
+        for (_, sender) in batch {
+            // Each waiter, this one included, learns the batch's result.
+            let _ = sender.send(shared.clone());
+        }
+        match receiver.try_recv() {
+            Ok(result) => result.map_err(Error::Internal),
+            Err(_) => Err(Error::Internal(
+                "a run's end was lost from its batch".into(),
+            )),
+        }
+    }
+
+    async fn commit_endings(&self, endings: impl Iterator<Item = &Ending>) -> Result<()> {
         let mut tx = self.inner.workspace.store().write().await?;
-        let record = bare_record(message).to_string();
-        tx.finish_run(run.id, run.attempts, status, &record, None, now())
-            .await?;
+        let mut usage = Vec::new();
+        let mut denials = Vec::new();
+        for ending in endings {
+            // Only the attempt that holds the run ends it; a canceled or taken-over run keeps
+            // what its holder wrote.
+            if tx
+                .finish_run(
+                    ending.run_id,
+                    ending.attempt,
+                    &ending.status,
+                    &ending.record,
+                    ending.output.as_deref(),
+                    ending.time,
+                )
+                .await?
+            {
+                usage.extend(ending.usage.iter().cloned());
+                denials.extend(ending.denials.iter().cloned());
+            }
+        }
+        tx.insert_usage(&usage).await?;
+        tx.append_audit(&denials).await?;
         tx.commit().await?;
         Ok(())
     }
 
     /// Ends a run: an `ok` run's writes, key-value writes, usage and record commit together; a
     /// run that did not end `ok`, or whose writes the workspace refused, keeps only its record,
-    /// its usage and the audit of what it was denied.
+    /// its usage and the audit of what it was denied. Runs with nothing to write end in a group
+    /// commit.
     async fn finish(
         &self,
         run: &RunRow,
         actor: &Actor,
-        integration: &storage_sql::IntegrationRecord,
+        integration_id: Id,
         outcome: RunOutcome,
     ) -> Result<()> {
         let time = now();
@@ -1095,7 +1314,7 @@ impl Platform {
             .iter()
             .map(|denial| storage_sql::AuditEntry {
                 time,
-                integration_id: Some(integration.id),
+                integration_id: Some(integration_id),
                 user_id: Some(run.user_id),
                 operation: denial.operation.clone(),
                 object_id: denial
@@ -1107,8 +1326,24 @@ impl Platform {
                 reason: denial.reason.clone(),
             })
             .collect();
+        let ok = outcome.record.status.is_ok();
+        if ok && outcome.writes.is_empty() && outcome.kv_writes.is_empty() {
+            let record = record_json(&outcome.record, None, 0);
+            return self
+                .end(Ending {
+                    run_id: run.id,
+                    attempt: run.attempts,
+                    status: "ok".into(),
+                    record: record.to_string(),
+                    output: output_json(&outcome.output),
+                    usage,
+                    denials,
+                    time,
+                })
+                .await;
+        }
         let mut refusal = None;
-        if outcome.record.status.is_ok() {
+        if ok {
             let workspace = &self.inner.workspace;
             let mut session = workspace.session(actor).await?;
             let result = async {
@@ -1158,23 +1393,17 @@ impl Platform {
             outcome.record.status.code()
         };
         let record = record_json(&outcome.record, refusal.as_deref(), 0);
-        let mut tx = self.inner.workspace.store().write().await?;
-        if tx
-            .finish_run(
-                run.id,
-                run.attempts,
-                status,
-                &record.to_string(),
-                None,
-                time,
-            )
-            .await?
-        {
-            tx.insert_usage(&usage).await?;
-            tx.append_audit(&denials).await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        self.end(Ending {
+            run_id: run.id,
+            attempt: run.attempts,
+            status: status.to_string(),
+            record: record.to_string(),
+            output: None,
+            usage,
+            denials,
+            time,
+        })
+        .await
     }
 
     /// Usage events of a run, for billing and the CLI.

@@ -104,8 +104,30 @@ pub struct UsageEvent {
 const PACKAGE_COLUMNS: &str = "id, name, version, manifest, digest, created_by, created_time";
 const INSTALLATION_COLUMNS: &str =
     "id, package_id, integration_id, installed_by, config, active, created_time";
+/// Columns in [`RUN_COLUMNS`].
+const RUN_COLUMN_COUNT: usize = 14;
+/// Runs one INSERT statement carries (14 parameters each; SQLite allows 32,766).
+pub const RUNS_PER_STATEMENT_MAX: usize = 64;
+/// Ids one `IN (...)` list carries.
+const IDS_PER_STATEMENT_MAX: usize = 500;
+/// Usage events one INSERT statement carries (6 parameters each).
+const USAGE_EVENTS_PER_STATEMENT_MAX: usize = 128;
 const RUN_COLUMNS: &str = "id, installation_id, run_key, trigger_kind, event, user_id, status, attempts, lease_until, \
      created_time, started_time, finished_time, record, output";
+
+/// `($1, $2), ($3, $4)` for 2 rows of 2 columns: the VALUES of a multi-row INSERT.
+fn values_placeholders(rows: usize, columns: usize) -> String {
+    (0..rows)
+        .map(|row| {
+            let params = (1..=columns)
+                .map(|column| format!("${}", row * columns + column))
+                .collect::<Vec<_>>()
+                .join(", ");
+            format!("({params})")
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 fn id_column(row: &AnyRow, column: &str) -> Result<Id> {
     parse_id(&row.try_get::<String, _>(column)?)
@@ -280,46 +302,98 @@ impl Tx {
     /// Enqueues a run. With a `run_key` the installation already used, nothing is enqueued and
     /// `false` is returned: a trigger delivered twice runs once.
     pub async fn enqueue_run(&mut self, run: &RunRow) -> Result<bool> {
-        let result = sqlx::query(&format!(
-            "INSERT INTO integration_runs ({RUN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
-             ON CONFLICT (installation_id, run_key) DO NOTHING"
-        ))
-        .bind(run.id.to_string())
-        .bind(run.installation_id.to_string())
-        .bind(run.run_key.clone())
-        .bind(run.trigger.clone())
-        .bind(run.event.clone())
-        .bind(run.user_id.to_string())
-        .bind(run.status.clone())
-        .bind(run.attempts)
-        .bind(run.lease_until)
-        .bind(run.created_time)
-        .bind(run.started_time)
-        .bind(run.finished_time)
-        .bind(run.record.clone())
-        .bind(run.output.clone())
-        .execute(&mut *self.tx)
-        .await?;
-        Ok(result.rows_affected() > 0)
+        Ok(self.enqueue_runs(std::slice::from_ref(run)).await? > 0)
     }
 
-    /// Runs that may be claimed now: queued ones, and running ones whose lease ended, oldest
-    /// first. On PostgreSQL rows other nodes are claiming are skipped.
+    /// Enqueues runs, [`RUNS_PER_STATEMENT_MAX`] to a statement; a run whose `run_key` its
+    /// installation already used is skipped. Returns how many were enqueued.
+    pub async fn enqueue_runs(&mut self, runs: &[RunRow]) -> Result<usize> {
+        let mut enqueued = 0;
+        for batch in runs.chunks(RUNS_PER_STATEMENT_MAX) {
+            let values = values_placeholders(batch.len(), RUN_COLUMN_COUNT);
+            let sql = format!(
+                "INSERT INTO integration_runs ({RUN_COLUMNS}) VALUES {values} \
+                 ON CONFLICT (installation_id, run_key) DO NOTHING"
+            );
+            let mut query = sqlx::query(&sql);
+            for run in batch {
+                query = query
+                    .bind(run.id.to_string())
+                    .bind(run.installation_id.to_string())
+                    .bind(run.run_key.clone())
+                    .bind(run.trigger.clone())
+                    .bind(run.event.clone())
+                    .bind(run.user_id.to_string())
+                    .bind(run.status.clone())
+                    .bind(run.attempts)
+                    .bind(run.lease_until)
+                    .bind(run.created_time)
+                    .bind(run.started_time)
+                    .bind(run.finished_time)
+                    .bind(run.record.clone())
+                    .bind(run.output.clone());
+            }
+            enqueued += query.execute(&mut *self.tx).await?.rows_affected() as usize;
+        }
+        Ok(enqueued)
+    }
+
+    /// Runs that may be claimed now: running ones whose lease ended, then queued ones, oldest
+    /// first, `limit` in all. On PostgreSQL rows other nodes are claiming are skipped.
     pub async fn claimable_runs(&mut self, now: i64, limit: i64) -> Result<Vec<RunRow>> {
-        let lock = match self.dialect {
-            Dialect::Sqlite => "",
-            Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
-        };
+        let mut runs = self.expired_runs(now, limit).await?;
+        let left = limit - runs.len() as i64;
+        if left > 0 {
+            runs.extend(self.queued_runs(left).await?);
+        }
+        Ok(runs)
+    }
+
+    /// Running runs whose lease ended by `now` (their worker died), oldest lease first.
+    pub async fn expired_runs(&mut self, now: i64, limit: i64) -> Result<Vec<RunRow>> {
         let rows = sqlx::query(&format!(
             "SELECT {RUN_COLUMNS} FROM integration_runs \
-             WHERE status = 'queued' OR (status = 'running' AND lease_until <= $1) \
-             ORDER BY created_time, id LIMIT $2{lock}"
+             WHERE status = 'running' AND lease_until <= $1 \
+             ORDER BY lease_until, id LIMIT $2{}",
+            self.skip_locked()
         ))
         .bind(now)
         .bind(limit)
         .fetch_all(&mut *self.tx)
         .await?;
         rows.iter().map(decode_run).collect()
+    }
+
+    /// Queued runs, oldest first (read from the `integration_runs_queued` index, never sorted).
+    pub async fn queued_runs(&mut self, limit: i64) -> Result<Vec<RunRow>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {RUN_COLUMNS} FROM integration_runs WHERE status = 'queued' \
+             ORDER BY status, created_time, id LIMIT $1{}",
+            self.skip_locked()
+        ))
+        .bind(limit)
+        .fetch_all(&mut *self.tx)
+        .await?;
+        rows.iter().map(decode_run).collect()
+    }
+
+    /// How many runs have each status (`queued`, `running`, `ok`, ...).
+    pub async fn run_counts_by_status(&mut self) -> Result<Vec<(String, i64)>> {
+        let rows = sqlx::query(
+            "SELECT status, COUNT(*) FROM integration_runs GROUP BY status ORDER BY status",
+        )
+        .fetch_all(&mut *self.tx)
+        .await?;
+        rows.iter()
+            .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+            .collect()
+    }
+
+    fn skip_locked(&self) -> &'static str {
+        match self.dialect {
+            Dialect::Sqlite => "",
+            Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
+        }
     }
 
     /// Claims a run seen by [`Tx::claimable_runs`] for one more attempt, leased until
@@ -339,6 +413,94 @@ impl Tx {
         Ok(result.rows_affected() > 0)
     }
 
+    /// Claims queued runs for their first attempt in one statement, leased until
+    /// `lease_until`; returns the ids it claimed (a run someone else claimed or canceled first
+    /// is left out).
+    pub async fn claim_queued_runs(
+        &mut self,
+        ids: &[Id],
+        now: i64,
+        lease_until: i64,
+    ) -> Result<Vec<Id>> {
+        let mut claimed = Vec::with_capacity(ids.len());
+        for batch in ids.chunks(IDS_PER_STATEMENT_MAX) {
+            let list = (0..batch.len())
+                .map(|index| format!("${}", index + 3))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
+                "UPDATE integration_runs SET status = 'running', attempts = attempts + 1, lease_until = $1, started_time = $2 \
+                 WHERE id IN ({list}) AND status = 'queued' RETURNING id"
+            );
+            let mut query = sqlx::query(&sql).bind(lease_until).bind(now);
+            for id in batch {
+                query = query.bind(id.to_string());
+            }
+            for row in query.fetch_all(&mut *self.tx).await? {
+                claimed.push(parse_id(&row.try_get::<String, _>(0)?)?);
+            }
+        }
+        Ok(claimed)
+    }
+
+    /// Adds run starts to each installation's count for the clock hour that begins at
+    /// `hour_start` (for the hourly limit).
+    pub async fn count_run_starts(&mut self, hour_start: i64, starts: &[(Id, i64)]) -> Result<()> {
+        for (installation_id, count) in starts {
+            sqlx::query(
+                "INSERT INTO installation_run_hours (installation_id, hour_start, started) VALUES ($1, $2, $3) \
+                 ON CONFLICT (installation_id, hour_start) DO UPDATE SET started = installation_run_hours.started + excluded.started",
+            )
+            .bind(installation_id.to_string())
+            .bind(hour_start)
+            .bind(*count)
+            .execute(&mut *self.tx)
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Run starts per installation and clock hour, for the hours that begin at or after
+    /// `since`; only `installation_id`'s when given.
+    pub async fn run_start_counts(
+        &mut self,
+        since: i64,
+        installation_id: Option<Id>,
+    ) -> Result<Vec<(Id, i64, i64)>> {
+        let rows = match installation_id {
+            Some(id) => sqlx::query(
+                "SELECT installation_id, hour_start, started FROM installation_run_hours \
+                 WHERE installation_id = $1 AND hour_start >= $2",
+            )
+            .bind(id.to_string())
+            .bind(since),
+            None => sqlx::query(
+                "SELECT installation_id, hour_start, started FROM installation_run_hours WHERE hour_start >= $1",
+            )
+            .bind(since),
+        }
+        .fetch_all(&mut *self.tx)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    id_column(row, "installation_id")?,
+                    row.try_get("hour_start")?,
+                    row.try_get("started")?,
+                ))
+            })
+            .collect()
+    }
+
+    /// Forgets run-start counts of hours that begin before `before`.
+    pub async fn prune_run_start_counts(&mut self, before: i64) -> Result<()> {
+        sqlx::query("DELETE FROM installation_run_hours WHERE hour_start < $1")
+            .bind(before)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
     /// Runs of each installation holding a live lease.
     pub async fn running_counts(&mut self, now: i64) -> Result<Vec<(Id, i64)>> {
         let rows = sqlx::query(
@@ -351,18 +513,6 @@ impl Tx {
         rows.iter()
             .map(|row| Ok((id_column(row, "installation_id")?, row.try_get(1)?)))
             .collect()
-    }
-
-    /// Runs an installation started since `since` (for its hourly rate limit).
-    pub async fn runs_started_since(&mut self, installation_id: Id, since: i64) -> Result<i64> {
-        let row = sqlx::query(
-            "SELECT COUNT(*) FROM integration_runs WHERE installation_id = $1 AND started_time >= $2",
-        )
-        .bind(installation_id.to_string())
-        .bind(since)
-        .fetch_one(&mut *self.tx)
-        .await?;
-        Ok(row.try_get(0)?)
     }
 
     /// Extends the lease of the attempt that holds the run.
@@ -587,18 +737,22 @@ impl Tx {
     }
 
     pub async fn insert_usage(&mut self, events: &[UsageEvent]) -> Result<()> {
-        for event in events {
-            sqlx::query(
-                "INSERT INTO usage_events (run_id, installation_id, kind, quantity, unit, time) VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(event.run_id.to_string())
-            .bind(event.installation_id.to_string())
-            .bind(event.kind.clone())
-            .bind(event.quantity)
-            .bind(event.unit.clone())
-            .bind(event.time)
-            .execute(&mut *self.tx)
-            .await?;
+        for batch in events.chunks(USAGE_EVENTS_PER_STATEMENT_MAX) {
+            let values = values_placeholders(batch.len(), 6);
+            let sql = format!(
+                "INSERT INTO usage_events (run_id, installation_id, kind, quantity, unit, time) VALUES {values}"
+            );
+            let mut query = sqlx::query(&sql);
+            for event in batch {
+                query = query
+                    .bind(event.run_id.to_string())
+                    .bind(event.installation_id.to_string())
+                    .bind(event.kind.clone())
+                    .bind(event.quantity)
+                    .bind(event.unit.clone())
+                    .bind(event.time);
+            }
+            query.execute(&mut *self.tx).await?;
         }
         Ok(())
     }

@@ -282,6 +282,19 @@ CREATE TABLE usage_events (
 CREATE INDEX usage_events_by_run ON usage_events (run_id)
 "#;
 
+/// The run queue at rate: queued runs are claimed oldest first from an index (no sort of the
+/// whole queue per pass), and each installation's runs started per clock hour are counted in
+/// one row per hour, so the hourly limit is checked without counting runs.
+const V6: &str = r#"
+CREATE INDEX integration_runs_queued ON integration_runs (status, created_time, id);
+CREATE TABLE installation_run_hours (
+    installation_id TEXT NOT NULL,
+    hour_start BIGINT NOT NULL,
+    started BIGINT NOT NULL,
+    PRIMARY KEY (installation_id, hour_start)
+)
+"#;
+
 pub fn all() -> Vec<Migration> {
     vec![
         Migration {
@@ -313,6 +326,12 @@ pub fn all() -> Vec<Migration> {
             name: "integrations",
             sqlite: V5,
             postgres: V5,
+        },
+        Migration {
+            version: 6,
+            name: "run queue at rate",
+            sqlite: V6,
+            postgres: V6,
         },
     ]
 }

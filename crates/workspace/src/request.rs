@@ -61,6 +61,45 @@ impl Workspace {
         let result = r.can_read(id).await;
         r.finish(result).await
     }
+
+    /// For each `(actor, node)`, whether the actor may read the node (missing nodes are
+    /// unreadable), decided in one read transaction that loads each node's chain once. Not
+    /// audited, like [`Workspace::can_read`]. The integration worker decides this for every
+    /// change run it starts at once.
+    pub async fn readable_by(&self, checks: &[(&Actor, Id)]) -> Result<Vec<bool>> {
+        if checks.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.store.read().await?;
+        let result = async {
+            let record = tx
+                .workspace()
+                .await?
+                .ok_or_else(|| Error::Internal("workspace record missing".into()))?;
+            let root = access::workspace_root(record.id, record.members_level);
+            let mut chains: HashMap<Id, Option<Vec<access::Node>>> = HashMap::new();
+            let mut readable = Vec::with_capacity(checks.len());
+            for (actor, id) in checks {
+                if !chains.contains_key(id) {
+                    let chain = tx.chain(*id).await?;
+                    let full = (!chain.nodes.is_empty()).then(|| {
+                        let mut nodes = chain.nodes;
+                        nodes.push(root.clone());
+                        nodes
+                    });
+                    chains.insert(*id, full);
+                }
+                readable.push(match &chains[id] {
+                    Some(chain) => access::level(actor, chain) >= Level::CanView,
+                    None => false,
+                });
+            }
+            Ok::<_, Error>(readable)
+        }
+        .await;
+        tx.commit().await?;
+        result
+    }
 }
 
 impl Request<'_> {

@@ -2,6 +2,7 @@
 //! cargo), the real runtime and workspace service, on in-memory SQLite and — when
 //! `TRELLIS_TEST_POSTGRES_URL` is set, as `.ci/run` does — on a fresh PostgreSQL database.
 
+mod budget;
 mod manifest;
 mod runs;
 mod triggers;

