@@ -13,28 +13,35 @@
 // package.json names @bytecodealliance/preview2-shim itself: componentize-js 0.23.0 imports it
 // at build time but lists it only among its devDependencies, so `npm ci` would leave it out.
 
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { componentize } from '@bytecodealliance/componentize-js';
 
-/** The interfaces of trellis:integration this integration calls. `log` needs no scope. */
+/**
+ * The interfaces of trellis:integration this integration calls. `log` needs no scope; `http`
+ * stands for `wasi:http/outgoing-handler` (granted by [egress]).
+ */
 const IMPORTS = [];
+/** The world's import line for outbound HTTP (WASI HTTP; its packages are in ../../wit/deps). */
+const HTTP_IMPORT = /^wasi:http\/outgoing-handler@[0-9.]+$/;
 
 const here = dirname(fileURLToPath(import.meta.url));
 const outDir = resolve(process.argv[2] ?? join(here, 'dist'));
 
 const contract = await readFile(join(here, '../../wit/world.wit'), 'utf8');
 const unused = [];
-const narrowed = contract.replace(/^\s*import\s+([a-z-]+)\s*;\s*$/gm, (line, name) => {
-  if (IMPORTS.includes(name)) return line;
+const narrowed = contract.replace(/^\s*import\s+([a-z-]+|wasi:[a-z:/@.0-9-]+)\s*;\s*$/gm, (line, path) => {
+  const name = HTTP_IMPORT.test(path) ? 'http' : path;
+  if (name.startsWith('wasi:') || IMPORTS.includes(name)) return line;
   unused.push(name);
   return '';
 });
 for (const name of IMPORTS) {
-  if (!contract.match(new RegExp(`^\\s*import\\s+${name}\\s*;`, 'm'))) {
+  const pattern = name === 'http' ? 'wasi:http/outgoing-handler@' : `${name}\\s*;`;
+  if (!contract.match(new RegExp(`^\\s*import\\s+${pattern}`, 'm'))) {
     throw new Error(`IMPORTS names \`${name}\`, which the world does not import`);
   }
 }
@@ -42,6 +49,9 @@ for (const name of IMPORTS) {
 const witDir = await mkdtemp(join(tmpdir(), 'echo-js-wit-'));
 try {
   await writeFile(join(witDir, 'world.wit'), narrowed);
+  if (IMPORTS.includes('http')) {
+    await cp(join(here, '../../wit/deps'), join(witDir, 'deps'), { recursive: true });
+  }
   const { component } = await componentize({
     sourcePath: join(here, 'index.js'),
     witPath: witDir,

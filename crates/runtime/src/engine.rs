@@ -17,7 +17,7 @@ use wasmtime::{
 use crate::cache::{ComponentDigest, DiskCache};
 use crate::error::{Error, Result};
 use crate::host::{self, HostState, IntegrationPre, RunState, STDIO_BYTES_MAX};
-use crate::http::HttpSender;
+use crate::http::{EgressCaps, EgressHooks, HttpSender, SharedEgressLog};
 use crate::kv::KvOverlay;
 use crate::limits::{RunLimits, RuntimeConfig};
 use crate::meter::MemoryMeter;
@@ -26,7 +26,8 @@ use crate::run::{
     WebhookResponse,
 };
 
-/// The interfaces of `trellis:integration` a component may import, each behind a grant.
+/// The interfaces a component may import only when its installation is granted them: those of
+/// `trellis:integration` behind a scope, and `wasi:http/outgoing-handler` (outbound HTTP).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Capability {
     Workspace,
@@ -47,7 +48,8 @@ impl Capability {
         Capability::Secrets,
     ];
 
-    /// The interface's name in the WIT package.
+    /// The capability's short name, as package listings show it: the interface's name in
+    /// `trellis:integration`, or `http` for `wasi:http/outgoing-handler`.
     pub fn interface(self) -> &'static str {
         match self {
             Capability::Workspace => "workspace",
@@ -56,6 +58,19 @@ impl Capability {
             Capability::Http => "http",
             Capability::Kv => "kv",
             Capability::Secrets => "secrets",
+        }
+    }
+
+    /// The import that needs the grant, without its version: `trellis:integration/kv`,
+    /// `wasi:http/outgoing-handler`.
+    pub fn import(self) -> &'static str {
+        match self {
+            Capability::Workspace => "trellis:integration/workspace",
+            Capability::Models => "trellis:integration/models",
+            Capability::VectorSearch => "trellis:integration/vector-search",
+            Capability::Http => "wasi:http/outgoing-handler",
+            Capability::Kv => "trellis:integration/kv",
+            Capability::Secrets => "trellis:integration/secrets",
         }
     }
 
@@ -71,10 +86,12 @@ impl Capability {
     }
 }
 
-/// The package every Trellis import is in.
-const PACKAGE: &str = "trellis:integration/";
-/// Interfaces that hold only types or are always granted.
-const UNGATED: [&str; 3] = ["types", "events", "log"];
+/// Trellis interfaces that hold only types or are always granted.
+const UNGATED: [&str; 3] = [
+    "trellis:integration/types",
+    "trellis:integration/events",
+    "trellis:integration/log",
+];
 
 /// A compiled component, ready to instantiate. Cheap to clone.
 #[derive(Clone)]
@@ -111,15 +128,14 @@ impl LoadedComponent {
         self.from_disk_cache
     }
 
-    /// Refuses grants that do not cover the component's imports.
+    /// Refuses grants that do not cover the component's imports, naming the first missing one
+    /// in a fixed order (Trellis's interfaces, then `wasi:http/outgoing-handler`, ...).
     pub fn check_grants(&self, grants: &Grants) -> Result<()> {
-        match self
-            .capabilities
-            .iter()
-            .find(|capability| !capability.granted(grants))
-        {
+        match Capability::ALL.into_iter().find(|capability| {
+            self.capabilities.contains(capability) && !capability.granted(grants)
+        }) {
             Some(missing) => Err(Error::CapabilityNotGranted {
-                interface: format!("{PACKAGE}{}", missing.interface()),
+                interface: missing.import().to_string(),
             }),
             None => Ok(()),
         }
@@ -306,28 +322,26 @@ impl Runtime {
                     import: name.to_string(),
                 });
             }
-            let interface = name
-                .strip_prefix(PACKAGE)
-                .map(|rest| rest.split('@').next().unwrap_or(rest));
-            match interface {
-                Some(interface) if UNGATED.contains(&interface) => {}
-                Some(interface) => {
-                    let capability = Capability::ALL
-                        .into_iter()
-                        .find(|capability| capability.interface() == interface)
-                        .ok_or_else(|| Error::UnsupportedImport {
-                            import: name.to_string(),
-                        })?;
+            let unversioned = name.split('@').next().unwrap_or(name);
+            if UNGATED.contains(&unversioned) {
+                continue;
+            }
+            if let Some(capability) = Capability::ALL
+                .into_iter()
+                .find(|capability| capability.import() == unversioned)
+            {
+                if !capabilities.contains(&capability) {
                     capabilities.push(capability);
                 }
-                // WASI is linked without files, environment or network; an interface the linker
-                // lacks fails in `instantiate_pre` with its name.
-                None if name.starts_with("wasi:") => {}
-                None => {
-                    return Err(Error::UnsupportedImport {
-                        import: name.to_string(),
-                    });
-                }
+                continue;
+            }
+            // WASI is linked without files, environment or sockets, and `wasi:http/types` sends
+            // nothing by itself; an interface the linker lacks fails in `instantiate_pre` with
+            // its name. Anything else (an old `trellis:integration/http` among it) is refused.
+            if !name.starts_with("wasi:") {
+                return Err(Error::UnsupportedImport {
+                    import: name.to_string(),
+                });
             }
         }
         Ok(capabilities)
@@ -359,13 +373,26 @@ impl Runtime {
             limits.memory_bytes_max,
             self.inner.config.core_instances_per_run_max as usize,
         );
+        let egress_log = SharedEgressLog::default();
+        let egress = EgressHooks {
+            policy: grants.http.clone(),
+            sender: self.inner.http.clone(),
+            caps: EgressCaps {
+                requests_max: limits.outbound_requests_max,
+                request_bytes_max: limits.http_request_bytes_max,
+                response_bytes_max: limits.http_response_bytes_max,
+                request_ms_max: limits.http_request_ms_max,
+            },
+            deadline,
+            run_id: context.run_id,
+            log: egress_log.clone(),
+        };
         let state = RunState::new(
             HostState {
                 context: context.clone(),
                 grants,
                 limits: limits.clone(),
                 services,
-                http: self.inner.http.clone(),
                 started,
                 deadline,
                 host_calls: 0,
@@ -375,12 +402,12 @@ impl Runtime {
                 writes: Vec::new(),
                 staged_write_bytes: 0,
                 kv: KvOverlay::default(),
-                outbound: Vec::new(),
                 denials: Vec::new(),
                 secrets_read: Vec::new(),
                 stdout: wasmtime_wasi::p2::pipe::MemoryOutputPipe::new(STDIO_BYTES_MAX),
                 stderr: wasmtime_wasi::p2::pipe::MemoryOutputPipe::new(STDIO_BYTES_MAX),
             },
+            egress,
             meter,
         );
         let mut store = Store::new(&self.inner.engine, state);
@@ -449,6 +476,9 @@ impl Runtime {
         } else {
             Vec::new()
         };
+        let egress = egress_log.take();
+        let mut denials = std::mem::take(&mut host.denials);
+        denials.extend(egress.denials);
         let kv_writes = if ok {
             std::mem::take(&mut host.kv).into_writes()
         } else {
@@ -464,9 +494,9 @@ impl Runtime {
             fuel_used,
             memory_peak_bytes,
             host_calls: host.host_calls,
-            outbound_requests: std::mem::take(&mut host.outbound),
+            outbound_requests: egress.requests,
             logs,
-            denials: std::mem::take(&mut host.denials),
+            denials,
             writes_staged,
             usage: Usage {
                 cpu_us: cpu.as_micros() as u64,

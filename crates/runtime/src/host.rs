@@ -2,22 +2,22 @@
 //!
 //! Each call first counts against `host_calls_max`, then checks the installation's grant, then
 //! validates its arguments; only then does it read through the services or stage a write.
+//! Outbound HTTP is `wasi:http`, implemented by wasmtime-wasi-http with our send hook
+//! ([`crate::http::EgressHooks`]).
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use uuid::Uuid;
 use wasmtime::component::{HasData, ResourceTable};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
-use crate::http::{HttpSender, OutboundRequestSpec, Refusal, RequestCaps};
+use crate::http::EgressHooks;
 use crate::kv::{KEY_BYTES_MAX, KvOverlay, KvWrite, LIST_KEYS_MAX};
 use crate::limits::RunLimits;
 use crate::meter::MemoryMeter;
-use crate::run::{
-    Denial, Grants, LogEntry, LogLevel, OutboundRequest, RunContext, RunStatus, Services,
-};
+use crate::run::{Denial, Grants, LogEntry, LogLevel, RunContext, RunStatus, Services};
 use crate::secrets;
 use crate::workspace::{
     self as ws, HostError, InvalidArgument, JsonKind, WriteOp, check_json, parse_id,
@@ -28,10 +28,16 @@ wasmtime::component::bindgen!({
     world: "trellis:integration/integration",
     imports: { default: async | trappable },
     exports: { default: async },
+    // `wasi:http/outgoing-handler` and what it uses are wasmtime's.
+    with: {
+        "wasi:http": wasmtime_wasi_http::p2::bindings::http,
+        "wasi:io": wasmtime_wasi::p2::bindings::io,
+        "wasi:clocks": wasmtime_wasi::p2::bindings::clocks,
+    },
 });
 
 use trellis::integration::types::Error as GuestError;
-use trellis::integration::{http as wit_http, kv, log, models, secrets as wit_secrets};
+use trellis::integration::{kv, log, models, secrets as wit_secrets};
 use trellis::integration::{types, vector_search, workspace};
 
 /// The most items one page of workspace results may have.
@@ -45,6 +51,8 @@ type HostResult<T> = wasmtime::Result<T>;
 /// The data of a run's store.
 pub(crate) struct RunState {
     wasi: WasiCtx,
+    http: WasiHttpCtx,
+    pub(crate) egress: EgressHooks,
     table: ResourceTable,
     pub(crate) meter: MemoryMeter,
     pub(crate) host: HostState,
@@ -59,13 +67,22 @@ impl WasiView for RunState {
     }
 }
 
+impl WasiHttpView for RunState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.egress,
+        }
+    }
+}
+
 /// What the run's host calls read and fill in.
 pub(crate) struct HostState {
     pub context: RunContext,
     pub grants: Grants,
     pub limits: RunLimits,
     pub services: Services,
-    pub http: Arc<HttpSender>,
     pub started: Instant,
     pub deadline: Instant,
     pub host_calls: u64,
@@ -76,7 +93,6 @@ pub(crate) struct HostState {
     pub writes: Vec<WriteOp>,
     pub staged_write_bytes: u64,
     pub kv: KvOverlay,
-    pub outbound: Vec<OutboundRequest>,
     pub denials: Vec<Denial>,
     /// Secret values handed out, to redact from logs.
     pub secrets_read: Vec<String>,
@@ -85,9 +101,9 @@ pub(crate) struct HostState {
 }
 
 impl RunState {
-    pub(crate) fn new(host: HostState, meter: MemoryMeter) -> RunState {
-        // The guest gets no arguments, environment, preopened directories or network, and its
-        // stdout and stderr are captured into the run's logs.
+    pub(crate) fn new(host: HostState, egress: EgressHooks, meter: MemoryMeter) -> RunState {
+        // The guest gets no arguments, environment, preopened directories or sockets, and its
+        // stdout and stderr are captured into the run's logs. Its HTTP goes through `egress`.
         let wasi = WasiCtx::builder()
             .stdout(host.stdout.clone())
             .stderr(host.stderr.clone())
@@ -97,6 +113,8 @@ impl RunState {
             .build();
         RunState {
             wasi,
+            http: WasiHttpCtx::new(),
+            egress,
             table: ResourceTable::new(),
             meter,
             host,
@@ -140,19 +158,20 @@ impl HasData for TrellisHost {
     type Data<'a> = &'a mut HostState;
 }
 
-/// Links every Trellis interface and WASI (without network or files) into `linker`. Which of
-/// the Trellis interfaces a component may import is checked against its grants before it runs.
+/// Links every Trellis interface, WASI (without sockets or files) and `wasi:http` into
+/// `linker`. Which of the gated interfaces (`wasi:http/outgoing-handler` among them) a component
+/// may import is checked against its grants before it runs.
 pub(crate) fn link_all(linker: &mut wasmtime::component::Linker<RunState>) -> wasmtime::Result<()> {
     fn host(state: &mut RunState) -> &mut HostState {
         &mut state.host
     }
     wasmtime_wasi::p2::add_to_linker_async(linker)?;
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(linker)?;
     types::add_to_linker::<RunState, TrellisHost>(linker, host)?;
     trellis::integration::events::add_to_linker::<RunState, TrellisHost>(linker, host)?;
     workspace::add_to_linker::<RunState, TrellisHost>(linker, host)?;
     models::add_to_linker::<RunState, TrellisHost>(linker, host)?;
     vector_search::add_to_linker::<RunState, TrellisHost>(linker, host)?;
-    wit_http::add_to_linker::<RunState, TrellisHost>(linker, host)?;
     kv::add_to_linker::<RunState, TrellisHost>(linker, host)?;
     wit_secrets::add_to_linker::<RunState, TrellisHost>(linker, host)?;
     log::add_to_linker::<RunState, TrellisHost>(linker, host)?;
@@ -610,128 +629,6 @@ impl vector_search::Host for HostState {
                 Err(error) => Err(guest_error("vector-search.search", error)),
             },
         )
-    }
-}
-
-fn method(method: wit_http::Method) -> reqwest::Method {
-    match method {
-        wit_http::Method::Get => reqwest::Method::GET,
-        wit_http::Method::Head => reqwest::Method::HEAD,
-        wit_http::Method::Post => reqwest::Method::POST,
-        wit_http::Method::Put => reqwest::Method::PUT,
-        wit_http::Method::Patch => reqwest::Method::PATCH,
-        wit_http::Method::Delete => reqwest::Method::DELETE,
-        wit_http::Method::Options => reqwest::Method::OPTIONS,
-    }
-}
-
-/// The URL without its query and fragment, for the run record.
-fn recorded_url(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut parsed) => {
-            parsed.set_query(None);
-            parsed.set_fragment(None);
-            parsed.to_string()
-        }
-        Err(_) => url.chars().take(200).collect(),
-    }
-}
-
-impl wit_http::Host for HostState {
-    async fn send(
-        &mut self,
-        request: wit_http::Request,
-    ) -> HostResult<Result<wit_http::Response, GuestError>> {
-        self.charge()?;
-        let started = Instant::now();
-        let mut record = OutboundRequest {
-            method: method(request.method).to_string(),
-            url: recorded_url(&request.url),
-            allowed: false,
-            refusal: None,
-            status: None,
-            duration_us: 0,
-            request_bytes: request.body.len() as u64,
-            response_bytes: 0,
-        };
-        let attempts = self.outbound.len() as u64;
-        let refusal = if self.grants.http.is_none() {
-            Some(Refusal::NotAllowed("outbound HTTP was not granted".into()))
-        } else if attempts >= u64::from(self.limits.outbound_requests_max) {
-            Some(Refusal::Limit(format!(
-                "more than {} outbound requests in one run",
-                self.limits.outbound_requests_max
-            )))
-        } else {
-            None
-        };
-        let result = match refusal {
-            Some(refusal) => Err(refusal),
-            None => {
-                let remaining = self.deadline.saturating_duration_since(Instant::now());
-                let caps = RequestCaps {
-                    request_bytes_max: self.limits.http_request_bytes_max,
-                    response_bytes_max: self.limits.http_response_bytes_max,
-                    timeout: remaining.min(std::time::Duration::from_millis(
-                        self.limits.http_request_ms_max,
-                    )),
-                };
-                let policy = self.grants.http.clone().unwrap_or_default();
-                let spec = OutboundRequestSpec {
-                    method: method(request.method),
-                    url: request.url,
-                    headers: request.headers,
-                    body: request.body,
-                };
-                let sender = self.http.clone();
-                sender.send(&policy, spec, &caps).await
-            }
-        };
-        record.duration_us = started.elapsed().as_micros() as u64;
-        let answer = match result {
-            Ok(response) => {
-                record.allowed = true;
-                record.status = Some(response.status);
-                record.response_bytes = response.body.len() as u64;
-                Ok(wit_http::Response {
-                    status: response.status,
-                    headers: response.headers,
-                    body: response.body,
-                })
-            }
-            Err(Refusal::NotAllowed(reason)) => {
-                record.refusal = Some(reason.clone());
-                self.denials.push(Denial {
-                    operation: "http.send".into(),
-                    object_id: Some(record.url.clone()),
-                    reason: reason.clone(),
-                });
-                Err(GuestError::Forbidden(reason))
-            }
-            Err(Refusal::Limit(reason)) => {
-                record.refusal = Some(reason.clone());
-                Err(GuestError::LimitExceeded(reason))
-            }
-            Err(Refusal::Invalid(reason)) => {
-                record.refusal = Some(reason.clone());
-                Err(GuestError::InvalidInput(reason))
-            }
-            Err(Refusal::ResponseLimit(reason)) => {
-                record.allowed = true;
-                record.refusal = Some(reason.clone());
-                Err(GuestError::LimitExceeded(reason))
-            }
-            Err(Refusal::Failed(reason)) => {
-                // It went out (or tried to): the record says so.
-                record.allowed = true;
-                record.refusal = Some(reason.clone());
-                Err(GuestError::Internal(format!(
-                    "the request failed: {reason}"
-                )))
-            }
-        };
-        self.outbound.push(record);
-        Ok(answer)
     }
 }
 

@@ -1,11 +1,25 @@
 //! The outbound HTTP capability: which origins a run may reach (pure), which addresses are
-//! public (pure), and the sender that enforces both after DNS resolution.
+//! public (pure), and the `wasi:http` send hook that enforces both after DNS resolution, caps
+//! request and response bodies, counts a run's requests and records every attempt.
+//!
+//! Guests send through `wasi:http/outgoing-handler` (wasmtime-wasi-http); its `handle` builds an
+//! `http::Request` and calls [`EgressHooks::send_request`]. The hook runs in a task of its own,
+//! outside the store, so what it records goes into an [`EgressLog`] shared with the run.
 
+use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::Arc;
-use std::time::Duration;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
+use bytes::{Bytes, BytesMut};
+use http_body::{Body, Frame, SizeHint};
+use http_body_util::BodyExt;
 use url::Url;
+use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
+
+use crate::run::{Denial, OutboundRequest};
 
 /// `http` or `https`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -215,21 +229,6 @@ impl AddressClass {
     }
 }
 
-/// Why a request did not go out, or failed on the way.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Refusal {
-    /// The guest's request is malformed. Nothing was sent.
-    Invalid(String),
-    /// The policy or the address guard refused it. Nothing was sent.
-    NotAllowed(String),
-    /// A size or count cap, before sending.
-    Limit(String),
-    /// The response was over its cap: the request went out, the body was dropped.
-    ResponseLimit(String),
-    /// It was allowed and attempted, and the network or the server failed.
-    Failed(String),
-}
-
 /// Decides which addresses may be connected to.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct AddressGuard {
@@ -292,25 +291,414 @@ impl reqwest::dns::Resolve for GuardedResolver {
     }
 }
 
-/// A request the guest asked for, as the sender takes it.
-pub(crate) struct OutboundRequestSpec {
-    pub method: reqwest::Method,
-    pub url: String,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
+/// Why a request did not go out, or failed on the way. Each becomes a `wasi:http` error code
+/// for the guest and a reason in the run record.
+#[derive(Debug)]
+enum Refusal {
+    /// Outbound HTTP was not granted, or the origin was not approved. Nothing was sent.
+    Denied(String),
+    /// The host's address is not public. Nothing was sent.
+    AddressProhibited(String),
+    /// The request is malformed. Nothing was sent.
+    Invalid(String),
+    /// Past the run's request count. Nothing was sent.
+    TooMany(String),
+    /// The request body is over its cap. Nothing was sent.
+    RequestTooLarge(String),
+    /// The guest's request body failed before it was complete. Nothing was sent.
+    BodyFailed(String, HttpError),
+    /// The response body went over its cap: the request went out, the body was cut off.
+    ResponseTooLarge(String),
+    /// It was allowed and attempted, and the network or the server failed.
+    Failed(String, HttpError),
 }
 
-pub(crate) struct OutboundResponse {
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
+impl Refusal {
+    fn reason(&self) -> &str {
+        match self {
+            Refusal::Denied(reason)
+            | Refusal::AddressProhibited(reason)
+            | Refusal::Invalid(reason)
+            | Refusal::TooMany(reason)
+            | Refusal::RequestTooLarge(reason)
+            | Refusal::BodyFailed(reason, _)
+            | Refusal::ResponseTooLarge(reason)
+            | Refusal::Failed(reason, _) => reason,
+        }
+    }
+
+    /// Whether the request reached the network.
+    fn went_out(&self) -> bool {
+        matches!(self, Refusal::ResponseTooLarge(_) | Refusal::Failed(..))
+    }
+
+    /// Whether the policy refused it: kept in the run's denials for the audit log.
+    fn is_denial(&self) -> bool {
+        matches!(self, Refusal::Denied(_) | Refusal::AddressProhibited(_))
+    }
+
+    fn into_error(self, caps: &EgressCaps) -> HttpError {
+        match self {
+            Refusal::Denied(_) => HttpError::HttpRequestDenied,
+            Refusal::AddressProhibited(_) => HttpError::DestinationIpProhibited,
+            Refusal::Invalid(_) => HttpError::HttpRequestUriInvalid,
+            Refusal::TooMany(_) => HttpError::ConnectionLimitReached,
+            Refusal::RequestTooLarge(_) => {
+                HttpError::HttpRequestBodySize(Some(caps.request_bytes_max))
+            }
+            Refusal::ResponseTooLarge(_) => {
+                HttpError::HttpResponseBodySize(Some(caps.response_bytes_max))
+            }
+            Refusal::BodyFailed(_, error) | Refusal::Failed(_, error) => error,
+        }
+    }
 }
 
-/// Caps for one request.
-pub(crate) struct RequestCaps {
+/// The caps of a run's outbound requests (see [`crate::RunLimits`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct EgressCaps {
+    pub requests_max: u32,
     pub request_bytes_max: u64,
     pub response_bytes_max: u64,
-    pub timeout: Duration,
+    pub request_ms_max: u64,
+}
+
+/// A run's outbound attempts and the refusals among them, in order.
+#[derive(Debug, Default)]
+pub(crate) struct EgressLog {
+    pub requests: Vec<OutboundRequest>,
+    pub denials: Vec<Denial>,
+}
+
+/// The [`EgressLog`] of a run, shared by the run's store and the tasks that send its requests
+/// and stream their responses.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SharedEgressLog(Arc<Mutex<EgressLog>>);
+
+impl SharedEgressLog {
+    fn with<R>(&self, update: impl FnOnce(&mut EgressLog) -> R) -> R {
+        // The log stays consistent even if a holder panicked: take it anyway.
+        let mut log = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        update(&mut log)
+    }
+
+    /// Takes what was recorded so far. A response still streaming updates nothing afterwards.
+    pub(crate) fn take(&self) -> EgressLog {
+        self.with(std::mem::take)
+    }
+}
+
+/// One attempt's entry in the log, updated as the request goes and its response streams.
+#[derive(Clone)]
+struct Attempt {
+    log: SharedEgressLog,
+    index: usize,
+    started: Instant,
+    run_id: uuid::Uuid,
+    caps: EgressCaps,
+}
+
+impl Attempt {
+    fn update(&self, change: impl FnOnce(&mut OutboundRequest)) {
+        let duration_us = self.started.elapsed().as_micros() as u64;
+        self.log.with(|log| {
+            if let Some(record) = log.requests.get_mut(self.index) {
+                record.duration_us = duration_us;
+                change(record);
+            }
+        });
+    }
+
+    /// Records the refusal (and, for a policy refusal, the denial), logs it, and returns the
+    /// guest's error code.
+    fn refuse(&self, refusal: Refusal) -> HttpError {
+        let reason = refusal.reason().to_string();
+        let went_out = refusal.went_out();
+        let mut url = String::new();
+        self.update(|record| {
+            record.allowed = went_out;
+            record.refusal = Some(reason.clone());
+            url = record.url.clone();
+        });
+        if refusal.is_denial() {
+            tracing::warn!(run_id = %self.run_id, %url, %reason, "outbound request refused");
+            self.log.with(|log| {
+                log.denials.push(Denial {
+                    operation: "http.send".into(),
+                    object_id: Some(url),
+                    reason,
+                })
+            });
+        } else if went_out {
+            tracing::info!(run_id = %self.run_id, %url, %reason, "outbound request failed");
+        } else {
+            tracing::warn!(run_id = %self.run_id, %url, %reason, "outbound request refused");
+        }
+        refusal.into_error(&self.caps)
+    }
+}
+
+/// The `wasi:http` hooks of one run: the installation's approved origins, the caps, and the
+/// sender. Every `outgoing-handler.handle` of the run comes through [`Self::send_request`].
+pub(crate) struct EgressHooks {
+    /// `None` when outbound HTTP was not granted (such a component does not start; this is the
+    /// second line).
+    pub policy: Option<EgressPolicy>,
+    pub sender: Arc<HttpSender>,
+    pub caps: EgressCaps,
+    pub deadline: Instant,
+    pub run_id: uuid::Uuid,
+    pub log: SharedEgressLog,
+}
+
+impl EgressHooks {
+    /// The checks made before anything is read or sent, in the order of the old `http.send`:
+    /// the grant, the count, the URL, the origin, an IP literal's address.
+    fn check(&self, earlier_attempts: usize, uri: &str) -> Result<Url, Refusal> {
+        let Some(policy) = &self.policy else {
+            return Err(Refusal::Denied("outbound HTTP was not granted".into()));
+        };
+        if earlier_attempts >= self.caps.requests_max as usize {
+            return Err(Refusal::TooMany(format!(
+                "more than {} outbound requests in one run",
+                self.caps.requests_max
+            )));
+        }
+        let url = Url::parse(uri)
+            .map_err(|error| Refusal::Invalid(format!("{uri} is not a URL: {error}")))?;
+        if Scheme::parse(url.scheme()).is_none() {
+            return Err(Refusal::Invalid("the scheme must be http or https".into()));
+        }
+        if !policy.allows(&url) {
+            return Err(Refusal::Denied(format!(
+                "{} is not an approved origin",
+                url.origin().ascii_serialization()
+            )));
+        }
+        // IP literals skip DNS, so the resolver never sees them: check them here.
+        let literal = match url.host() {
+            Some(url::Host::Ipv4(v4)) => Some(IpAddr::V4(v4)),
+            Some(url::Host::Ipv6(v6)) => Some(IpAddr::V6(v6)),
+            _ => None,
+        };
+        if let Some(address) = literal {
+            self.sender
+                .guard
+                .check(address)
+                .map_err(Refusal::AddressProhibited)?;
+        }
+        Ok(url)
+    }
+}
+
+/// What [`WasiHttpHooks::send_request`] returns.
+type SendFuture =
+    Box<dyn Future<Output = Result<(http::Response<WasiBody>, IoFuture), HttpError>> + Send>;
+type IoFuture = Box<dyn Future<Output = Result<(), HttpError>> + Send>;
+
+impl WasiHttpHooks for EgressHooks {
+    /// reqwest sets `host` from the URL it connects to; a guest's own is forbidden anyway.
+    fn set_host_header(&mut self) -> bool {
+        false
+    }
+
+    fn send_request(
+        &mut self,
+        request: http::Request<WasiBody>,
+        _options: Option<RequestOptions>,
+        _response_error: IoFuture,
+    ) -> SendFuture {
+        let (parts, body) = request.into_parts();
+        let uri = parts.uri.to_string();
+        let started = Instant::now();
+        let index = self.log.with(|log| {
+            log.requests.push(OutboundRequest {
+                method: parts.method.to_string(),
+                url: recorded_url(&uri),
+                allowed: false,
+                refusal: None,
+                status: None,
+                duration_us: 0,
+                request_bytes: 0,
+                response_bytes: 0,
+            });
+            log.requests.len() - 1
+        });
+        let attempt = Attempt {
+            log: self.log.clone(),
+            index,
+            started,
+            run_id: self.run_id,
+            caps: self.caps,
+        };
+        let checked = self.check(index, &uri);
+        let sender = self.sender.clone();
+        let caps = self.caps;
+        let timeout = self
+            .deadline
+            .saturating_duration_since(started)
+            .min(Duration::from_millis(caps.request_ms_max));
+        Box::new(async move {
+            let url = checked.map_err(|refusal| attempt.refuse(refusal))?;
+            let body = collect_request_body(body, &parts.headers, caps.request_bytes_max)
+                .await
+                .map_err(|refusal| attempt.refuse(refusal))?;
+            attempt.update(|record| record.request_bytes = body.len() as u64);
+            let response = sender
+                .send(parts.method, url, parts.headers, body, timeout)
+                .await
+                .map_err(|refusal| attempt.refuse(refusal))?;
+            let status = response.status().as_u16();
+            attempt.update(|record| {
+                record.allowed = true;
+                record.status = Some(status);
+            });
+            if response
+                .content_length()
+                .is_some_and(|length| length > caps.response_bytes_max)
+            {
+                return Err(attempt.refuse(response_too_large(&caps)));
+            }
+            let response: http::Response<reqwest::Body> = response.into();
+            let response = response.map(|body| {
+                CappedBody {
+                    inner: body,
+                    seen_bytes: 0,
+                    done: false,
+                    attempt,
+                }
+                .boxed_unsync()
+            });
+            Ok((response, Box::new(async { Ok(()) }) as IoFuture))
+        })
+    }
+}
+
+fn response_too_large(caps: &EgressCaps) -> Refusal {
+    Refusal::ResponseTooLarge(format!(
+        "the response body is over the limit of {} bytes",
+        caps.response_bytes_max
+    ))
+}
+
+/// Reads the guest's request body, refusing it past `bytes_max` (declared or streamed) before
+/// anything is sent. At most `bytes_max` bytes are held.
+async fn collect_request_body(
+    mut body: WasiBody,
+    headers: &http::HeaderMap,
+    bytes_max: u64,
+) -> Result<Bytes, Refusal> {
+    let too_large = || {
+        Refusal::RequestTooLarge(format!(
+            "the request body is over the limit of {bytes_max} bytes"
+        ))
+    };
+    let declared = headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > bytes_max) {
+        return Err(too_large());
+    }
+    let mut collected = BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|error| {
+            Refusal::BodyFailed(format!("the request body failed: {error}"), error)
+        })?;
+        // Trailers are not sent: only data counts.
+        if let Ok(data) = frame.into_data() {
+            if (collected.len() + data.len()) as u64 > bytes_max {
+                return Err(too_large());
+            }
+            collected.extend_from_slice(&data);
+        }
+    }
+    Ok(collected.freeze())
+}
+
+/// A response body on its way to the guest, counted against the cap frame by frame: past it
+/// the stream fails with `HTTP-response-body-size` and the rest is never read.
+struct CappedBody {
+    inner: reqwest::Body,
+    seen_bytes: u64,
+    done: bool,
+    attempt: Attempt,
+}
+
+impl Body for CappedBody {
+    type Data = Bytes;
+    type Error = HttpError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, HttpError>>> {
+        if self.done {
+            return Poll::Ready(None);
+        }
+        let polled = match Pin::new(&mut self.inner).poll_frame(context) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(polled) => polled,
+        };
+        match polled {
+            Some(Ok(frame)) => {
+                if let Some(data) = frame.data_ref() {
+                    let seen_bytes = self.seen_bytes + data.len() as u64;
+                    if seen_bytes > self.attempt.caps.response_bytes_max {
+                        self.done = true;
+                        let refusal = response_too_large(&self.attempt.caps);
+                        return Poll::Ready(Some(Err(self.attempt.refuse(refusal))));
+                    }
+                    self.seen_bytes = seen_bytes;
+                    self.attempt
+                        .update(|record| record.response_bytes = seen_bytes);
+                }
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Some(Err(error)) => {
+                self.done = true;
+                let code = if error.is_timeout() {
+                    HttpError::HttpResponseTimeout
+                } else {
+                    HttpError::HttpResponseIncomplete
+                };
+                let refusal = Refusal::Failed(
+                    format!("the response body failed: {}", describe(&error)),
+                    code,
+                );
+                Poll::Ready(Some(Err(self.attempt.refuse(refusal))))
+            }
+            None => {
+                self.done = true;
+                // The whole body is in: its duration ends here.
+                self.attempt.update(|_| {});
+                Poll::Ready(None)
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.done || self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// The URL without its query and fragment, for the run record: a query often carries keys.
+pub(crate) fn recorded_url(url: &str) -> String {
+    match Url::parse(url) {
+        Ok(mut parsed) => {
+            parsed.set_query(None);
+            parsed.set_fragment(None);
+            parsed.to_string()
+        }
+        Err(_) => url.chars().take(200).collect(),
+    }
 }
 
 /// Sends outbound requests for runs. One per runtime; the connection pool is shared.
@@ -336,88 +724,41 @@ impl HttpSender {
         Ok(HttpSender { client, guard })
     }
 
-    /// Checks the URL against the policy and sends. Refusals come back before anything is sent.
-    pub(crate) async fn send(
+    /// Sends a request the hook checked; the response's body is not read yet.
+    async fn send(
         &self,
-        policy: &EgressPolicy,
-        request: OutboundRequestSpec,
-        caps: &RequestCaps,
-    ) -> Result<OutboundResponse, Refusal> {
-        let url = Url::parse(&request.url)
-            .map_err(|error| Refusal::Invalid(format!("url is not a URL: {error}")))?;
-        if Scheme::parse(url.scheme()).is_none() {
-            return Err(Refusal::Invalid("url must be http or https".into()));
-        }
-        if !policy.allows(&url) {
-            return Err(Refusal::NotAllowed(format!(
-                "{} is not an approved origin",
-                url.origin().ascii_serialization()
-            )));
-        }
-        // IP literals skip DNS, so the resolver never sees them: check them here.
-        let literal = match url.host() {
-            Some(url::Host::Ipv4(v4)) => Some(IpAddr::V4(v4)),
-            Some(url::Host::Ipv6(v6)) => Some(IpAddr::V6(v6)),
-            _ => None,
-        };
-        if let Some(address) = literal {
-            self.guard.check(address).map_err(Refusal::NotAllowed)?;
-        }
-        if request.body.len() as u64 > caps.request_bytes_max {
-            return Err(Refusal::Limit(format!(
-                "the request body is {} bytes; the limit is {}",
-                request.body.len(),
-                caps.request_bytes_max
-            )));
-        }
-        let mut builder = self
+        method: http::Method,
+        url: Url,
+        headers: http::HeaderMap,
+        body: Bytes,
+        timeout: Duration,
+    ) -> Result<reqwest::Response, Refusal> {
+        let request = self
             .client
-            .request(request.method, url)
-            .timeout(caps.timeout)
-            .body(request.body);
-        for (name, value) in &request.headers {
-            builder = builder.header(name.as_str(), value.as_str());
-        }
-        let sent = builder
+            .request(method, url)
+            .headers(headers)
+            .timeout(timeout)
+            .body(body)
             .build()
             .map_err(|error| Refusal::Invalid(describe(&error)))?;
-        let mut response =
-            self.client
-                .execute(sent)
-                .await
-                .map_err(|error| match find_refusal(&error) {
-                    Some(reason) => Refusal::NotAllowed(reason),
-                    None => Refusal::Failed(describe(&error)),
-                })?;
-        let status = response.status().as_u16();
-        let headers = response
-            .headers()
-            .iter()
-            .map(|(name, value)| {
-                (
-                    name.as_str().to_string(),
-                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
-                )
-            })
-            .collect();
-        let mut body = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|error| Refusal::Failed(describe(&error)))?
-        {
-            if (body.len() + chunk.len()) as u64 > caps.response_bytes_max {
-                return Err(Refusal::ResponseLimit(format!(
-                    "the response body is over the limit of {} bytes",
-                    caps.response_bytes_max
-                )));
+        self.client.execute(request).await.map_err(|error| {
+            if let Some(reason) = find_refusal(&error) {
+                return Refusal::AddressProhibited(reason);
             }
-            body.extend_from_slice(&chunk);
-        }
-        Ok(OutboundResponse {
-            status,
-            headers,
-            body,
+            let reason = describe(&error);
+            let code = if error.is_timeout() {
+                HttpError::ConnectionTimeout
+            } else if reason.contains("dns error") {
+                HttpError::DnsError {
+                    rcode: Some("the name did not resolve".into()),
+                    info_code: None,
+                }
+            } else if error.is_connect() {
+                HttpError::ConnectionRefused
+            } else {
+                HttpError::InternalError(Some(reason.clone()))
+            };
+            Refusal::Failed(reason, code)
         })
     }
 }

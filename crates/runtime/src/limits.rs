@@ -15,15 +15,19 @@ pub struct RunLimits {
     pub memory_bytes_max: u64,
     /// Wall-clock time from instantiation to return, host calls included. Ends with `timeout`.
     pub wall_ms_max: u64,
-    /// Calls to Trellis interfaces (workspace, kv, http, log, ...). Ends with `host_call_limit`.
+    /// Calls to Trellis interfaces (workspace, kv, log, ...; not WASI, so not `wasi:http`). Ends
+    /// with `host_call_limit`.
     pub host_calls_max: u64,
     /// Bytes of the returned output plus log entries. Ends with `output_limit`.
     pub output_bytes_max: u64,
-    /// Outbound HTTP requests attempted. Past it `http.send` fails with `limit-exceeded`.
+    /// Outbound HTTP requests attempted, refused ones included. Past it a request fails with
+    /// `connection-limit-reached`.
     pub outbound_requests_max: u32,
-    /// Body bytes of one outbound request. Past it `http.send` fails with `limit-exceeded`.
+    /// Body bytes of one outbound request. Past it the request fails with
+    /// `HTTP-request-body-size`, before anything is sent.
     pub http_request_bytes_max: u64,
-    /// Body bytes of one outbound response. Past it `http.send` fails with `limit-exceeded`.
+    /// Body bytes of one outbound response. Past it the response (or its body's stream) fails
+    /// with `HTTP-response-body-size`.
     pub http_response_bytes_max: u64,
     /// Time for one outbound request, in milliseconds (also bounded by what is left of
     /// `wall_ms_max`).

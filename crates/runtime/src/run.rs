@@ -171,7 +171,7 @@ impl Output {
 pub struct Grants {
     /// The `workspace` interface, with the scopes its calls are checked against.
     pub workspace: Option<WorkspaceScopes>,
-    /// The `http` interface, with the approved origins.
+    /// `wasi:http/outgoing-handler`, with the approved origins.
     pub http: Option<EgressPolicy>,
     pub kv: bool,
     pub secrets: bool,

@@ -143,6 +143,22 @@ fn build_rust(dir: &Path) -> Result<Component> {
 
 /// The contract, as this binary was built with it.
 const WORLD_WIT: &str = include_str!("../../../wit/world.wit");
+/// The WASI packages the contract's `wasi:http/outgoing-handler` import resolves against
+/// (`wit/deps`), written beside the world only when it keeps that import.
+const WIT_DEPS: [(&str, &str); 7] = [
+    ("cli.wit", include_str!("../../../wit/deps/cli.wit")),
+    ("clocks.wit", include_str!("../../../wit/deps/clocks.wit")),
+    (
+        "filesystem.wit",
+        include_str!("../../../wit/deps/filesystem.wit"),
+    ),
+    ("http.wit", include_str!("../../../wit/deps/http.wit")),
+    ("io.wit", include_str!("../../../wit/deps/io.wit")),
+    ("random.wit", include_str!("../../../wit/deps/random.wit")),
+    ("sockets.wit", include_str!("../../../wit/deps/sockets.wit")),
+];
+/// The world's import that the `http` scope grants.
+const HTTP_IMPORT: &str = "wasi:http/outgoing-handler";
 /// The world JavaScript and Python components are built against.
 const WORLD_NAME: &str = "trellis:integration/integration";
 /// The npm package that turns JavaScript into a component (StarlingMonkey inside).
@@ -161,7 +177,8 @@ const { component } = await componentize({
 await writeFile(outPath, component);
 "#;
 
-/// The world's imports a manifest's scopes grant, by interface name (`log` needs no scope).
+/// The world's imports a manifest's scopes grant, by interface name (`log` needs no scope;
+/// `http` is `wasi:http/outgoing-handler`).
 pub fn granted_imports(manifest: &Manifest) -> Vec<&'static str> {
     let scopes = &manifest.scopes;
     [
@@ -194,6 +211,7 @@ pub fn narrowed_world(wit: &str, keep: &[&str]) -> String {
                 Some(name) if name.chars().all(|c| c.is_ascii_lowercase() || c == '-') => {
                     keep.contains(&name)
                 }
+                Some(name) if name.split('@').next() == Some(HTTP_IMPORT) => keep.contains(&"http"),
                 _ => true,
             }
         })
@@ -344,6 +362,14 @@ fn write_narrowed_world(manifest: &Manifest) -> Result<(PathBuf, Vec<&'static st
         narrowed_world(WORLD_WIT, &imports),
     )
     .with_context(|| format!("writing the world into {}", wit_dir.display()))?;
+    if imports.contains(&"http") {
+        let deps = wit_dir.join("deps");
+        std::fs::create_dir_all(&deps).with_context(|| format!("creating {}", deps.display()))?;
+        for (name, text) in WIT_DEPS {
+            std::fs::write(deps.join(name), text)
+                .with_context(|| format!("writing {name} into {}", deps.display()))?;
+        }
+    }
     Ok((wit_dir, imports))
 }
 
@@ -545,7 +571,7 @@ mod tests {
             assert!(narrowed.contains(kept), "{kept}");
         }
         for dropped in [
-            "import http;",
+            "import wasi:http/outgoing-handler@0.2.12;",
             "import models;",
             "import vector-search;",
             "import secrets;",
@@ -556,12 +582,26 @@ mod tests {
             );
         }
         // Interfaces themselves stay (their `use` lines are not imports of the world).
-        assert!(narrowed.contains("interface http {"));
+        assert!(narrowed.contains("interface secrets {"));
         assert_eq!(
             narrowed.lines().count(),
             WORLD_WIT.lines().count() - 4,
             "only the four import lines went"
         );
+    }
+
+    #[test]
+    fn declared_egress_keeps_the_wasi_http_import() {
+        let manifest = Manifest::parse(
+            "[integration]\nname = \"n\"\nversion = \"1.0.0\"\nlanguage = \"javascript\"\n\
+             [egress]\nallow = [\"https://api.example.com\"]\n",
+        )
+        .unwrap();
+        let imports = granted_imports(&manifest);
+        assert_eq!(imports, ["http", "log"]);
+        let narrowed = narrowed_world(WORLD_WIT, &imports);
+        assert!(narrowed.contains("import wasi:http/outgoing-handler@0.2.12;"));
+        assert!(!narrowed.contains("import kv;"));
     }
 
     const MANIFEST: &str = r#"# A comment that stays.

@@ -395,7 +395,7 @@ async fn a_component_needs_every_interface_it_imports_granted() {
     };
     let error = shared_runtime().run(&component, request).await.unwrap_err();
     assert!(
-        matches!(&error, Error::CapabilityNotGranted { interface } if interface == "trellis:integration/http"),
+        matches!(&error, Error::CapabilityNotGranted { interface } if interface == "wasi:http/outgoing-handler"),
         "{error}"
     );
     // The echo integration imports none of them, so it runs with no grants at all.

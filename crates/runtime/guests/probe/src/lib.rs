@@ -95,11 +95,15 @@ fn handle(event: Event) -> Result<Output, String> {
             Ok(Output::json(&json!({ "titles": titles })))
         }
         "http" => {
+            let method = match input["method"].as_str().unwrap_or("get") {
+                "post" => http::Method::Post,
+                _ => http::Method::Get,
+            };
             let response = http::send(&http::Request {
-                method: http::Method::Get,
+                method,
                 url: text("url"),
-                headers: vec![],
-                body: vec![],
+                headers: vec![("x-probe".into(), "1".into())],
+                body: text("body").into_bytes(),
             })?;
             Ok(Output::json(&json!({
                 "status": response.status,
