@@ -2,12 +2,21 @@
 """Edit -> searchable latency under a steady edit rate, against a live `trellis serve`.
 
 Each edit appends a paragraph carrying a unique word to one of PAGES pages, at RATE edits/s for
-SECONDS. A poller asks the chunk search (keyword mode) for the oldest word not found yet; an edit's
-freshness is the time from the edit's acknowledgement to the first search that finds it. The
-indexer embeds every edit with the server's model whatever the query mode, so this measures the
-full path: change log -> chunking -> embedding -> HNSW + BM25 -> searchable.
+SECONDS. Two pollers ask the chunk search for the oldest word each has not found yet:
+
+- keyword: `mode: keyword` (BM25). The indexer's keyword stage makes a changed chunk findable
+  this way without waiting for the model.
+- semantic: `mode: semantic` (vector search only) with the largest page size (100), which
+  returns every chunk of the bench's pages that has a vector, so one search checks every pending
+  word. The indexer drops a chunk's vector when its text changes and adds the new one once the
+  model has embedded that text, so a chunk that comes back by vector holds a vector of text
+  with the word in it: this is edit -> found by meaning. Polled every SEMANTIC_POLL_MS, because
+  each query is embedded by the same model the indexer uses.
+
+An edit's freshness is the time from the edit's acknowledgement to the first search that finds
+it. Prints a table (p50/p90/p99/max per mode) and a final `RESULT key=value ...` line.
 """
-import collections, json, os, random, statistics, subprocess, sys, tempfile, threading, time, urllib.request
+import collections, json, os, random, subprocess, sys, tempfile, threading, time, urllib.request
 
 BIN = os.environ.get("TRELLIS_BIN", "target/release/trellis")
 RATE = float(os.environ.get("RATE", "20"))
@@ -15,7 +24,12 @@ SECONDS = float(os.environ.get("SECONDS", "30"))
 PAGES = int(os.environ.get("PAGES", "20"))
 EMBEDDER = os.environ.get("EMBEDDER", "local")
 PORT = int(os.environ.get("PORT", "7791"))
+# How long the pollers keep looking after the last edit before counting the rest as lost.
+DRAIN_SECONDS = float(os.environ.get("DRAIN_SECONDS", "120"))
+SEMANTIC_POLL_MS = float(os.environ.get("SEMANTIC_POLL_MS", "50"))
+SEMANTIC_PAGE_SIZE = 100
 BASE = f"http://127.0.0.1:{PORT}"
+MODES = ("keyword", "semantic")
 
 
 def call(method, path, token, body=None):
@@ -25,6 +39,10 @@ def call(method, path, token, body=None):
         "Content-Type": "application/json"})
     with urllib.request.urlopen(req, timeout=30) as resp:
         return json.loads(resp.read())
+
+
+def percentile(sorted_ms, q):
+    return sorted_ms[min(len(sorted_ms) - 1, int(q * len(sorted_ms)))]
 
 
 def main():
@@ -54,33 +72,56 @@ def main():
         while call("GET", "/platform/v1/search/status", token)["pending_events"] > 0:
             time.sleep(0.05)
 
-        # Edits are indexed in change-log order, so the poller asks only for the oldest word not
-        # found yet: one search per edit plus idle polls, so measuring does not load the server.
-        pending = collections.deque()  # (word, acknowledged time), oldest first
-        latencies = []
+        # The keyword stage follows the change log, so the keyword poller asks only for the
+        # oldest word it has not found yet: one search per edit plus idle polls. Vectors land in
+        # no strict order, so the semantic poller checks every pending word against each answer.
         lock = threading.Lock()
+        pending = {mode: collections.OrderedDict() for mode in MODES}  # word -> acknowledged time
+        latencies = {mode: [] for mode in MODES}
         done = threading.Event()
+        deadline = [None]
+        chunks_seen = [0]
 
-        def poll():
-            while not (done.is_set() and not pending):
+        def poll(mode):
+            queue = pending[mode]
+            while True:
                 with lock:
-                    head = pending[0] if pending else None
+                    head = next(iter(queue.items()), None)
                 if head is None:
+                    if done.is_set():
+                        return
                     time.sleep(0.002)
                     continue
+                if deadline[0] is not None and time.monotonic() > deadline[0]:
+                    return
                 word, acked = head
+                if mode == "keyword":
+                    hits = call("POST", "/platform/v1/search/chunks", token,
+                                {"query": word, "mode": "keyword", "page_size": 1})["results"]
+                    if hits and word in hits[0]["text"]:
+                        seen = time.monotonic()
+                        with lock:
+                            queue.pop(word, None)
+                        latencies[mode].append(seen - acked)
+                    else:
+                        time.sleep(0.002)
+                    continue
                 hits = call("POST", "/platform/v1/search/chunks", token,
-                            {"query": word, "mode": "keyword", "page_size": 1})["results"]
-                if hits and word in hits[0]["text"]:
-                    seen = time.monotonic()
-                    with lock:
-                        pending.popleft()
-                    latencies.append(seen - acked)
-                else:
-                    time.sleep(0.002)
+                            {"query": word, "mode": "semantic",
+                             "page_size": SEMANTIC_PAGE_SIZE})["results"]
+                seen = time.monotonic()
+                chunks_seen[0] = max(chunks_seen[0], len(hits))
+                texts = [hit["text"] for hit in hits]
+                with lock:
+                    found = [(w, t) for w, t in queue.items() if any(w in text for text in texts)]
+                    for w, t in found:
+                        del queue[w]
+                        latencies[mode].append(seen - t)
+                time.sleep(SEMANTIC_POLL_MS / 1000)
 
-        poller = threading.Thread(target=poll)
-        poller.start()
+        pollers = [threading.Thread(target=poll, args=(mode,)) for mode in MODES]
+        for poller in pollers:
+            poller.start()
         rng = random.Random(7)
         edits = int(RATE * SECONDS)
         start = time.monotonic()
@@ -90,18 +131,37 @@ def main():
             word = f"zq{n}x{rng.randrange(10**6)}"
             call("PATCH", f"/v1/blocks/{rng.choice(pages)}/children", token, {"children": [
                 {"type": "paragraph", "paragraph": {"rich_text": [{"type": "text", "text": {"content": f"Note {n}: shipment {word} rerouted via the northern depot."}}]}}]})
+            acked = time.monotonic()
             with lock:
-                pending.append((word, time.monotonic()))
+                for mode in MODES:
+                    pending[mode][word] = acked
         achieved = edits / (time.monotonic() - start)
+        deadline[0] = time.monotonic() + DRAIN_SECONDS
         done.set()
-        poller.join(timeout=120)
-        latencies.sort()
-        ms = [x * 1000 for x in latencies]
-        p = lambda q: ms[min(len(ms) - 1, int(q * len(ms)))]
-        print(f"| edits | edits/s achieved | embedder | p50 ms | p90 ms | p99 ms | max ms |")
-        print(f"|---|---|---|---|---|---|---|")
-        print(f"| {len(ms)} | {achieved:.1f} | {EMBEDDER} | {p(0.5):.0f} | {p(0.9):.0f} | {p(0.99):.0f} | {ms[-1]:.0f} |")
-        print(f"RESULT edits={len(ms)} rate={achieved:.1f} p50_ms={p(0.5):.0f} p99_ms={p(0.99):.0f} max_ms={ms[-1]:.0f} lost={edits - len(ms)}")
+        for poller in pollers:
+            poller.join()
+
+        print(f"embedder {EMBEDDER}, {PAGES} pages, {edits} edits at {achieved:.1f} edits/s "
+              f"(asked {RATE:g}/s for {SECONDS:g} s), load average {os.getloadavg()[0]:.2f}")
+        if chunks_seen[0] >= SEMANTIC_PAGE_SIZE:
+            print(f"warning: a semantic answer was full ({SEMANTIC_PAGE_SIZE} chunks); use fewer "
+                  "PAGES or SECONDS so every chunk fits", file=sys.stderr)
+        print("| mode | found | lost | p50 ms | p90 ms | p99 ms | max ms |")
+        print("|---|---|---|---|---|---|---|")
+        result = [f"embedder={EMBEDDER}", f"edits={edits}", f"rate={achieved:.1f}"]
+        for mode in MODES:
+            ms = sorted(x * 1000 for x in latencies[mode])
+            lost = edits - len(ms)
+            if ms:
+                p50, p90, p99, worst = (percentile(ms, 0.5), percentile(ms, 0.9),
+                                        percentile(ms, 0.99), ms[-1])
+                print(f"| {mode} | {len(ms)} | {lost} | {p50:.0f} | {p90:.0f} | {p99:.0f} | {worst:.0f} |")
+                result += [f"{mode}_p50_ms={p50:.0f}", f"{mode}_p90_ms={p90:.0f}",
+                           f"{mode}_p99_ms={p99:.0f}", f"{mode}_max_ms={worst:.0f}"]
+            else:
+                print(f"| {mode} | 0 | {lost} | - | - | - | - |")
+            result.append(f"{mode}_lost={lost}")
+        print("RESULT " + " ".join(result))
     finally:
         server.terminate()
         server.wait()

@@ -1,9 +1,11 @@
 //! How many documents per second `LocalMiniLm` embeds on this machine: batches of 32 texts of
-//! 30 words each (about 40 tokens), after one warm-up batch.
+//! 30 words each (about 40 tokens) by default, after one warm-up batch.
 //!
 //! ```text
-//! cargo run --release -p embedding --example throughput [-- ROUNDS]
+//! cargo run --release -p embedding --example throughput [-- ROUNDS [WORDS_PER_TEXT]]
 //! ```
+//!
+//! `WORDS_PER_TEXT` 150 gives texts of about 190 tokens, the size of a full search chunk.
 //!
 //! Prints one row per round (4 batches each) and ends with `RESULT docs_per_second=...`, the
 //! median round. Thread count follows `RAYON_NUM_THREADS`, else every core.
@@ -14,7 +16,7 @@ use embedding::{LocalMiniLm, ModelSearch};
 
 const TEXTS_PER_BATCH: usize = 32;
 const BATCHES_PER_ROUND: usize = 4;
-const WORDS_PER_TEXT: usize = 30;
+const WORDS_PER_TEXT_DEFAULT: usize = 30;
 const ROUNDS_DEFAULT: usize = 5;
 
 const WORDS: &[&str] = &[
@@ -104,12 +106,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Some(arg) => arg.parse()?,
         None => ROUNDS_DEFAULT,
     };
+    let words_per_text = match std::env::args().nth(2) {
+        Some(arg) => arg.parse()?,
+        None => WORDS_PER_TEXT_DEFAULT,
+    };
     let load_started = Instant::now();
     let model = LocalMiniLm::load(&ModelSearch::new(None))?;
     let load_seconds = load_started.elapsed().as_secs_f64();
     let threads = candle_core::utils::get_num_threads();
 
-    let texts = corpus(TEXTS_PER_BATCH * BATCHES_PER_ROUND);
+    let texts = corpus(TEXTS_PER_BATCH * BATCHES_PER_ROUND, words_per_text);
     model.embed_blocking(&texts[..TEXTS_PER_BATCH])?;
 
     println!("model load: {load_seconds:.2} s, threads: {threads}");
@@ -134,13 +140,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let best = rates[rates.len() - 1];
     println!(
         "RESULT docs_per_second={median:.1} docs_per_second_best={best:.1} threads={threads} \
-         texts_per_batch={TEXTS_PER_BATCH} words_per_text={WORDS_PER_TEXT}"
+         texts_per_batch={TEXTS_PER_BATCH} words_per_text={words_per_text}"
     );
     Ok(())
 }
 
 /// Deterministic texts: the same words in the same order on every run.
-fn corpus(texts: usize) -> Vec<String> {
+fn corpus(texts: usize, words_per_text: usize) -> Vec<String> {
     let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
     let mut next = || {
         // xorshift64: fixed, dependency-free, and good enough to shuffle words.
@@ -151,7 +157,7 @@ fn corpus(texts: usize) -> Vec<String> {
     };
     (0..texts)
         .map(|_| {
-            (0..WORDS_PER_TEXT)
+            (0..words_per_text)
                 .map(|_| WORDS[(next() % WORDS.len() as u64) as usize])
                 .collect::<Vec<_>>()
                 .join(" ")

@@ -13,6 +13,7 @@
 //! [`Embedder::dimensions`] finite components and unit L2 norm, so consumers may use a dot
 //! product as cosine similarity.
 
+mod bert;
 mod error;
 mod hashing;
 mod local;

@@ -3,10 +3,11 @@ use std::sync::{Arc, Mutex};
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
-use candle_transformers::models::bert::{BertModel, Config as BertConfig};
+use candle_transformers::models::bert::{Config as BertConfig, HiddenAct};
 use serde::Deserialize;
 use tokenizers::{Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
 
+use crate::bert::Bert;
 use crate::model_dir::ModelSearch;
 use crate::{EmbedFuture, Embedder, Error, Result, TOKENS_PER_TEXT_MAX, check_batch, normalize_l2};
 
@@ -42,7 +43,7 @@ pub struct LocalMiniLm {
 
 struct Model {
     dir: PathBuf,
-    bert: BertModel,
+    bert: Bert,
     tokenizer: Tokenizer,
     pad_id: u32,
     tokens_per_text_max: usize,
@@ -93,6 +94,12 @@ impl LocalMiniLm {
                 config.hidden_size, config.num_hidden_layers
             )));
         }
+        if config.hidden_act != HiddenAct::Gelu {
+            return Err(invalid(format!(
+                "config.json asks for the {:?} activation; all-MiniLM-L6-v2 uses gelu",
+                config.hidden_act
+            )));
+        }
         check_pooling(dir)?;
         let tokens_per_text_max = max_seq_length(dir, &config)?;
 
@@ -120,7 +127,7 @@ impl LocalMiniLm {
             .map_err(|error| invalid(format!("model.safetensors: {error}")))?;
         let vars = VarBuilder::from_buffered_safetensors(weights, DType::F32, &device)
             .map_err(|error| invalid(format!("model.safetensors: {error}")))?;
-        let bert = BertModel::load(vars, &config)
+        let bert = Bert::load(vars, &config)
             .map_err(|error| invalid(format!("model.safetensors: {error}")))?;
 
         tracing::info!(
@@ -238,14 +245,10 @@ impl Model {
             attention_mask.extend(std::iter::repeat_n(1_u32, ids.len()));
             attention_mask.extend(std::iter::repeat_n(0_u32, tokens - ids.len()));
         }
+        let padded = token_ids.iter().any(|ids| ids.len() < tokens);
         let input_ids = Tensor::from_vec(input_ids, (texts, tokens), &self.device)?;
         let attention_mask = Tensor::from_vec(attention_mask, (texts, tokens), &self.device)?;
-        // Single-sequence inputs are all segment 0.
-        let token_type_ids = input_ids.zeros_like()?;
-
-        let hidden = self
-            .bert
-            .forward(&input_ids, &token_type_ids, Some(&attention_mask))?;
+        let hidden = self.bert.forward(&input_ids, &attention_mask, padded)?;
         let mask = attention_mask.to_dtype(DType::F32)?.unsqueeze(2)?;
         let summed = hidden.broadcast_mul(&mask)?.sum(1)?;
         // sentence-transformers clamps the token count at 1e-9; every text has at least the

@@ -9,13 +9,19 @@
 //! keyword/          tantivy
 //! ```
 //!
+//! Indexing has two stages, and the index files say which chunks are in which: a chunk's text
+//! (BM25, and the object that owns it) goes in as soon as it changes, and its vector follows when
+//! the model has embedded it ([`IndexedChunk::vector`] `None` until then). A chunk whose text
+//! changed loses its old vector at once, so a semantic search never serves the vector of text
+//! the chunk no longer has.
+//!
 //! Crash safety: a batch is appended to `vectors.log` and fsync'd before it is applied in memory,
-//! and tantivy commits durably, all *before* the caller commits the chunks and its change-log
-//! cursor to the store. So after a kill -9 the files are never behind the store's cursor, and
-//! replaying events from the cursor is idempotent. A torn log tail is truncated; a damaged
-//! snapshot, log or keyword index is reported as a reason to rebuild from the store (which keeps
-//! every chunk's text and vector), never served.
-
+//! and tantivy commits durably, all *before* the caller commits the same chunks (and vectors) and
+//! its change-log cursor to the store. So after a kill -9 the files are never behind the store's
+//! cursor, and replaying events from the cursor is idempotent. A torn log tail is truncated; a
+//! damaged snapshot, log or keyword index is reported as a reason to rebuild from the store (which
+//! keeps every chunk's text and vector, or no vector for a chunk still waiting for one), never
+//! served.
 use std::collections::{HashMap, HashSet};
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
@@ -57,8 +63,9 @@ struct Meta {
 #[derive(Debug, Clone, PartialEq)]
 pub struct IndexedChunk {
     pub chunk_id: u64,
-    /// Unit-length embedding of `text`.
-    pub vector: Vec<f32>,
+    /// Unit-length embedding of `text`; `None` while it waits for the model (the chunk is then
+    /// found by keyword only, and any vector it had for older text is dropped).
+    pub vector: Option<Vec<f32>>,
     /// What BM25 indexes: the heading path and the chunk text.
     pub text: String,
 }
@@ -384,9 +391,9 @@ impl ContentIndex {
         Ok(())
     }
 
-    /// Chunk ids the vector index should hold (per the owners) but does not: after a crash in
-    /// the middle of a batch, or files restored from an older copy. Cheap to repair from the
-    /// store's vectors.
+    /// Chunk ids the vector index should hold (per the owners) but does not: chunks waiting for
+    /// their vectors, chunks whose vectors a crash kept out of the files, or files restored from
+    /// an older copy. The store knows which of them have vectors to restore.
     pub fn missing_vectors(&self) -> Result<Vec<u64>> {
         let owners = self.owners.read().map_err(|_| Error::Poisoned)?;
         let vectors = self.vectors.read().map_err(|_| Error::Poisoned)?;
@@ -398,15 +405,27 @@ impl ContentIndex {
             .collect())
     }
 
-    /// Inserts vectors the index lacks (see [`ContentIndex::missing_vectors`]), logged.
-    pub fn restore_vectors(&self, chunks: &[(u64, Vec<f32>)]) -> Result<()> {
-        let ops: Vec<Op> = chunks
-            .iter()
-            .map(|(id, vector)| Op::Insert {
-                id: *id,
-                vector: vector.clone(),
-            })
-            .collect();
+    /// Inserts (or replaces) vectors of chunks the index knows, durably (logged and fsync'd)
+    /// when this returns: the second indexing stage, and repairs at open. Vectors of chunks no
+    /// object owns any more are skipped: their object changed after they were embedded.
+    pub fn insert_vectors(&self, chunks: &[(u64, Vec<f32>)]) -> Result<()> {
+        let owners = self.owners.read().map_err(|_| Error::Poisoned)?;
+        let mut ops = Vec::with_capacity(chunks.len());
+        for (id, vector) in chunks {
+            if vector.len() != self.dimensions {
+                return Err(Error::DimensionMismatch {
+                    expected: self.dimensions,
+                    got: vector.len(),
+                });
+            }
+            if owners.object_of.contains_key(id) {
+                ops.push(Op::Insert {
+                    id: *id,
+                    vector: vector.clone(),
+                });
+            }
+        }
+        drop(owners);
         self.write_ops(&ops)
     }
 
@@ -433,7 +452,8 @@ impl ContentIndex {
 
     /// Replaces the chunks of each object: durably (log fsync'd, tantivy committed) when this
     /// returns, so the caller may then commit the same chunks and its cursor to the store.
-    /// Unchanged vectors are left alone, so an edit touches only the chunks that changed.
+    /// Unchanged vectors are left alone, so an edit touches only the chunks that changed; a chunk
+    /// without a vector loses the one it had.
     pub fn apply(&self, updates: &[ObjectUpdate]) -> Result<()> {
         let mut ops = Vec::new();
         {
@@ -447,27 +467,33 @@ impl ContentIndex {
                     .into_iter()
                     .flatten()
                 {
-                    if !new_ids.contains(old) {
+                    if !new_ids.contains(old) && vectors.contains(*old) {
                         ops.push(Op::Delete { id: *old });
                     }
                 }
                 for chunk in &update.chunks {
-                    if chunk.vector.len() != self.dimensions {
+                    let Some(vector) = &chunk.vector else {
+                        if vectors.contains(chunk.chunk_id) {
+                            ops.push(Op::Delete { id: chunk.chunk_id });
+                        }
+                        continue;
+                    };
+                    if vector.len() != self.dimensions {
                         return Err(Error::DimensionMismatch {
                             expected: self.dimensions,
-                            got: chunk.vector.len(),
+                            got: vector.len(),
                         });
                     }
                     let unchanged = vectors.vector(chunk.chunk_id).is_some_and(|stored| {
                         stored
                             .iter()
-                            .zip(&chunk.vector)
+                            .zip(vector)
                             .all(|(a, b)| (a - b).abs() <= 1e-6)
                     });
                     if !unchanged {
                         ops.push(Op::Insert {
                             id: chunk.chunk_id,
-                            vector: chunk.vector.clone(),
+                            vector: vector.clone(),
                         });
                     }
                 }

@@ -2,6 +2,17 @@
 //! pages and data sources), and keyword, semantic and hybrid queries trimmed to what the caller
 //! may read.
 //!
+//! The indexer works in two stages, so that an edit is found by keyword at once even when the
+//! model embeds more slowly than people edit. The *keyword stage* reads the change log, chunks
+//! each touched object and writes its chunks to BM25 and to the store's `search_chunks`; a chunk
+//! whose text changed is written without a vector (and its old vector leaves the vector index),
+//! and its object joins the *dirty set*. The *vector stage* runs beside it, one round at a time:
+//! it embeds the chunks the dirty objects are missing — only their latest text, however often
+//! they were edited since — and adds the vectors to the index files and the store. The store's
+//! cursor means "everything before it is fully indexed, vectors included": it never passes the
+//! first event that made a still-dirty object dirty, so a crash replays those events, which
+//! rewrite the same BM25 entries and re-embed what has no vector yet.
+//!
 //! Access is decided twice, both times by `access`: first over the search crate's mirror of the
 //! tree (to restrict the index to the caller's readable chunks before ranking, so a guest who can
 //! read 1% of the workspace still gets a full page of results), then against the store for every
@@ -38,6 +49,20 @@ pub const CANDIDATE_CHUNKS_MAX: usize = 1_000;
 pub const CONTENT_RESULTS_MAX: usize = 200;
 /// Chunks the platform chunk search returns at most.
 pub const CHUNK_RESULTS_MAX: usize = 100;
+/// How often an indexer pass that waits for vectors looks for new change-log events, so that
+/// edits reach the keyword index while the model works.
+pub const VECTOR_WAIT_POLL_MS: u64 = 20;
+/// Chunks one vector round of the indexer embeds, at most (dirty objects are taken oldest first
+/// until this many chunks are gathered). Rounds are small because a chunk edited again while its
+/// round embeds it loses that work (its new text waits for the next round): with pages edited
+/// about once a second and ~200-token chunks, a round of 8 was re-edited under its feet often
+/// enough to starve hot pages (bench/search); a round of 2 takes a tenth of a second or so.
+pub const VECTOR_ROUND_CHUNKS: usize = 2;
+/// Chunks per round when more than [`VECTOR_ROUND_BULK_OBJECTS`] objects wait (a bulk load or a
+/// backlog), where larger forward passes embed faster.
+pub const VECTOR_ROUND_BULK_CHUNKS: usize = 16;
+/// See [`VECTOR_ROUND_BULK_CHUNKS`].
+pub const VECTOR_ROUND_BULK_OBJECTS: usize = 32;
 
 /// How `/v1/search` matches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -119,8 +144,11 @@ pub struct ChunkHit {
 /// What one indexer pass did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct IndexPass {
+    /// Change-log events read (zero: the log was caught up and every vector was in).
     pub events: usize,
+    /// Objects re-chunked by the keyword stage.
     pub objects: usize,
+    /// Chunks embedded by the vector rounds that ended during the pass.
     pub chunks_embedded: usize,
 }
 
@@ -132,10 +160,46 @@ pub struct ContentSearch {
     index: ContentIndex,
     embedder: Arc<dyn Embedder>,
     mirror: Mutex<AccessMirror>,
-    /// One indexer pass at a time (the serve loop, a CLI catch-up, a test).
+    /// One writer of chunks at a time: a keyword-stage pass (the serve loop, a CLI catch-up, a
+    /// test), the commit of a vector round, a rebuild.
     indexing: tokio::sync::Mutex<()>,
+    /// Where the two stages are; changed only while `indexing` is held.
+    progress: Mutex<Progress>,
     /// How the index files were found at start: `clean`, or why they were rebuilt.
     opened: String,
+}
+
+/// How far each indexing stage has come.
+struct Progress {
+    /// The keyword stage has applied every event up to here.
+    keyword_cursor: ChangeCursor,
+    /// The cursor saved in the store: everything before it is fully indexed.
+    saved_cursor: ChangeCursor,
+    /// Objects with chunks that wait for vectors, each with the cursor before the first event
+    /// that made it dirty (the store's cursor may not pass it).
+    dirty: HashMap<Id, ChangeCursor>,
+    /// The vector round in flight, returning how many chunks it embedded.
+    round: Option<tokio::task::JoinHandle<Result<usize>>>,
+}
+
+impl Progress {
+    fn new(cursor: ChangeCursor) -> Progress {
+        Progress {
+            keyword_cursor: cursor,
+            saved_cursor: cursor,
+            dirty: HashMap::new(),
+            round: None,
+        }
+    }
+
+    /// The cursor the store may hold once `dirty` is the dirty set: before the oldest dirty
+    /// object's first event, or the keyword stage's cursor when nothing waits for vectors.
+    fn durable_cursor(
+        dirty: &HashMap<Id, ChangeCursor>,
+        keyword_cursor: ChangeCursor,
+    ) -> ChangeCursor {
+        dirty.values().min().copied().unwrap_or(keyword_cursor)
+    }
 }
 
 /// The state of content search, for admins, operators and tests.
@@ -144,8 +208,11 @@ pub struct ContentStatus {
     pub model_id: String,
     pub dimensions: usize,
     pub stats: IndexStats,
-    /// Change-log events not indexed yet (counted up to [`PENDING_EVENTS_COUNTED_MAX`]).
+    /// Change-log events not fully indexed yet, vectors included (counted up to
+    /// [`PENDING_EVENTS_COUNTED_MAX`]).
     pub pending_events: usize,
+    /// Pages and data sources found by keyword whose new chunks wait for vectors.
+    pub objects_awaiting_vectors: usize,
     /// `clean`, or why the index files were rebuilt when the server started.
     pub opened: String,
 }
@@ -244,12 +311,14 @@ impl Workspace {
         })?;
         let mut tx = self.store.read().await?;
         let skeleton = tx.access_skeleton().await?;
+        let cursor = tx.load_cursor(INDEXER_CONSUMER).await?;
         tx.commit().await?;
         let content = Arc::new(ContentSearch {
             index,
             embedder,
             mirror: Mutex::new(AccessMirror::new(skeleton.into_iter().map(mirror_node))),
             indexing: tokio::sync::Mutex::new(()),
+            progress: Mutex::new(Progress::new(cursor)),
             opened: match &reason {
                 None => "clean".to_string(),
                 Some(reason) => format!("rebuilt: {reason}"),
@@ -301,6 +370,7 @@ impl Workspace {
             dimensions: content.index.dimensions(),
             stats: content.index.stats().map_err(search_error)?,
             pending_events: pending,
+            objects_awaiting_vectors: lock(&content.progress)?.dirty.len(),
             opened: content.opened.clone(),
         })
     }
@@ -310,11 +380,13 @@ impl Workspace {
         self.content()?.index.stats().map_err(search_error)
     }
 
-    /// After a clean open: learn chunk owners from the store and restore any vectors the files
-    /// lack (a crash between the index write and the store commit leaves none missing, but files
-    /// restored from an older copy might).
+    /// After a clean open: learn chunk owners from the store, restore any vectors the files lack
+    /// (files restored from an older copy, or a crash between a vector round's file write and its
+    /// store commit), and put objects whose chunks have no vector in the store yet back in the
+    /// dirty set.
     async fn load_owners_and_repair(&self) -> Result<()> {
         let content = self.content()?;
+        let _guard = content.indexing.lock().await;
         let mut tx = self.store.read().await?;
         let owners = tx.chunk_owners().await?;
         content
@@ -333,26 +405,36 @@ impl Workspace {
             .map(|id| id as i64)
             .collect();
         if !missing.is_empty() {
-            tracing::warn!(
-                count = missing.len(),
-                "restoring vectors the index files lack"
-            );
             let chunks = tx.chunk_vectors(&missing).await?;
-            content
-                .index
-                .restore_vectors(
-                    &chunks
-                        .into_iter()
-                        .map(|c| (c.chunk_id as u64, c.vector))
-                        .collect::<Vec<_>>(),
-                )
-                .map_err(search_error)?;
+            let (waiting, stored): (Vec<StoredChunk>, Vec<StoredChunk>) =
+                chunks.into_iter().partition(|c| c.vector.is_empty());
+            if !stored.is_empty() {
+                tracing::warn!(
+                    count = stored.len(),
+                    "restoring vectors the index files lack"
+                );
+                content
+                    .index
+                    .insert_vectors(
+                        &stored
+                            .into_iter()
+                            .map(|c| (c.chunk_id as u64, c.vector))
+                            .collect::<Vec<_>>(),
+                    )
+                    .map_err(search_error)?;
+            }
+            let mut progress = lock(&content.progress)?;
+            let since = progress.saved_cursor;
+            for chunk in waiting {
+                progress.dirty.entry(chunk.object_id).or_insert(since);
+            }
         }
         tx.commit().await?;
         Ok(())
     }
 
-    /// Rebuilds the index files from the chunks and vectors in the store (no re-embedding).
+    /// Rebuilds the index files from the chunks and vectors in the store (no re-embedding;
+    /// chunks the store has no vector for go back in the dirty set).
     async fn rebuild_index_files(&self, progress: &(dyn Fn(u64, u64) + Sync)) -> Result<()> {
         let content = self.content()?;
         let _guard = content.indexing.lock().await;
@@ -361,6 +443,7 @@ impl Workspace {
         let total = tx.chunk_owners().await?.len() as u64;
         let mut done = 0u64;
         let mut after = None;
+        let mut waiting = Vec::new();
         loop {
             let objects = tx.chunked_objects(after, REBUILD_OBJECTS_PER_BATCH).await?;
             let Some(last) = objects.last() else {
@@ -371,6 +454,9 @@ impl Workspace {
             for object_id in objects {
                 let chunks = tx.chunks_of(object_id).await?;
                 done += chunks.len() as u64;
+                if chunks.iter().any(|c| c.vector.is_empty()) {
+                    waiting.push(object_id);
+                }
                 updates.push(ObjectUpdate {
                     object_id,
                     chunks: chunks
@@ -378,7 +464,7 @@ impl Workspace {
                         .map(|c| IndexedChunk {
                             chunk_id: c.chunk_id as u64,
                             text: indexed_text(&c),
-                            vector: c.vector,
+                            vector: (!c.vector.is_empty()).then_some(c.vector),
                         })
                         .collect(),
                 });
@@ -388,6 +474,11 @@ impl Workspace {
         }
         tx.commit().await?;
         content.index.snapshot().map_err(search_error)?;
+        let mut state = lock(&content.progress)?;
+        let since = state.saved_cursor;
+        for object_id in waiting {
+            state.dirty.entry(object_id).or_insert(since);
+        }
         Ok(())
     }
 
@@ -395,6 +486,7 @@ impl Workspace {
     /// unchanged are reused), then indexes what changed since. `trellis reindex` runs this.
     pub async fn reindex(&self, progress: &(dyn Fn(u64, u64) + Sync)) -> Result<IndexPass> {
         let content = self.content()?;
+        self.stop_content_indexing().await?;
         let mut tx = self.store.read().await?;
         let start_cursor = tx.load_cursor(INDEXER_CONSUMER).await?;
         let mut total = 0u64;
@@ -409,6 +501,8 @@ impl Workspace {
         {
             let _guard = content.indexing.lock().await;
             content.index.clear().map_err(search_error)?;
+            // Events after the start cursor replay once every object is in.
+            *lock(&content.progress)? = Progress::new(start_cursor);
         }
         let mut pass = IndexPass::default();
         let mut after = None;
@@ -422,34 +516,41 @@ impl Workspace {
             tx.commit().await?;
             let Some(last) = batch.last() else { break };
             after = Some(*last);
-            let _guard = content.indexing.lock().await;
-            let embedded = self.index_objects(&batch, None).await?;
+            {
+                let _guard = content.indexing.lock().await;
+                self.index_text(&batch, start_cursor, None).await?;
+            }
+            while !lock(&content.progress)?.dirty.is_empty() {
+                pass.chunks_embedded += self.vector_round(embedding::TEXTS_PER_BATCH_MAX).await?;
+            }
             pass.objects += batch.len();
-            pass.chunks_embedded += embedded;
             done += batch.len() as u64;
             progress(done, total);
         }
         // Objects that no longer exist lose their chunks.
-        let mut tx = self.store.write().await?;
-        let mut stale = Vec::new();
-        let mut after = None;
-        loop {
-            let batch = tx.chunked_objects(after, 10_000).await?;
-            let Some(last) = batch.last() else { break };
-            after = Some(*last);
-            for id in batch {
-                if tx.get_node(id).await?.is_none() {
-                    stale.push(id);
+        {
+            let _guard = content.indexing.lock().await;
+            let mut tx = self.store.write().await?;
+            let mut stale = Vec::new();
+            let mut after = None;
+            loop {
+                let batch = tx.chunked_objects(after, 10_000).await?;
+                let Some(last) = batch.last() else { break };
+                after = Some(*last);
+                for id in batch {
+                    if tx.get_node(id).await?.is_none() {
+                        stale.push(id);
+                    }
                 }
             }
+            for id in &stale {
+                tx.replace_chunks(*id, &[]).await?;
+            }
+            // Everything up to the cursor read at the start is now in; later events replay.
+            tx.save_cursor(INDEXER_CONSUMER, start_cursor, document::time::now_ms())
+                .await?;
+            tx.commit().await?;
         }
-        for id in &stale {
-            tx.replace_chunks(*id, &[]).await?;
-        }
-        // Everything up to the cursor read at the start is now in; later events replay.
-        tx.save_cursor(INDEXER_CONSUMER, start_cursor, document::time::now_ms())
-            .await?;
-        tx.commit().await?;
         content.index.snapshot().map_err(search_error)?;
         let caught_up = self.index_changes().await?;
         pass.events += caught_up.events;
@@ -458,15 +559,85 @@ impl Workspace {
         Ok(pass)
     }
 
-    /// One indexer pass: reads change-log events after the indexer's cursor, refreshes the
-    /// access mirror for structural changes, and re-indexes every object whose text changed.
-    /// The index files are written before the store (chunks and cursor, in one transaction), so
-    /// a crash at any point replays idempotently. Returns what it did; zero events when idle.
+    /// One indexer pass: the keyword stage over the change-log events after its cursor, which
+    /// also starts a vector round when objects wait for vectors. When there were no new events
+    /// it waits, looking for new events every [`VECTOR_WAIT_POLL_MS`], until every vector is in:
+    /// so a caller that repeats passes until one reads no events ends with everything searchable
+    /// by keyword and by meaning, and the serve loop still takes in new edits while the model
+    /// works. Returns what it did.
     pub async fn index_changes(&self) -> Result<IndexPass> {
+        let mut pass = self.keyword_stage().await?;
+        loop {
+            pass.chunks_embedded += self.reap_vector_round().await?;
+            let running = self.start_vector_round()?;
+            if pass.events > 0 || !running {
+                return Ok(pass);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(VECTOR_WAIT_POLL_MS)).await;
+            let more = self.keyword_stage().await?;
+            pass.events += more.events;
+            pass.objects += more.objects;
+        }
+    }
+
+    /// Stops the vector round in flight, if any, and waits until it is gone: what it embedded
+    /// and did not commit is embedded again later. For shutdown and tests; the next indexer pass
+    /// starts a new round.
+    pub async fn stop_content_indexing(&self) -> Result<()> {
+        let content = self.content()?;
+        let round = lock(&content.progress)?.round.take();
+        if let Some(round) = round {
+            round.abort();
+            // Cancelled, or finished before the abort: either way nothing is left running.
+            let _ = round.await;
+        }
+        Ok(())
+    }
+
+    /// Starts a vector round when objects wait for vectors and none is in flight; returns
+    /// whether one is in flight now.
+    fn start_vector_round(&self) -> Result<bool> {
+        let content = self.content()?;
+        let mut progress = lock(&content.progress)?;
+        if progress.round.is_none() && !progress.dirty.is_empty() {
+            let chunks = if progress.dirty.len() > VECTOR_ROUND_BULK_OBJECTS {
+                VECTOR_ROUND_BULK_CHUNKS
+            } else {
+                VECTOR_ROUND_CHUNKS
+            };
+            let workspace = self.clone();
+            progress.round = Some(tokio::spawn(
+                async move { workspace.vector_round(chunks).await },
+            ));
+        }
+        Ok(progress.round.is_some())
+    }
+
+    /// Collects the vector round if it has ended: how many chunks it embedded, or its error.
+    async fn reap_vector_round(&self) -> Result<usize> {
+        let content = self.content()?;
+        let round = {
+            let mut progress = lock(&content.progress)?;
+            match &progress.round {
+                Some(round) if round.is_finished() => progress.round.take(),
+                _ => None,
+            }
+        };
+        match round {
+            None => Ok(0),
+            Some(round) => round
+                .await
+                .map_err(|error| Error::Internal(format!("the vector round failed: {error}")))?,
+        }
+    }
+
+    /// The keyword stage over the events after its cursor: refreshes the access mirror for
+    /// structural changes and re-chunks every touched object (see [`Workspace::index_text`]).
+    async fn keyword_stage(&self) -> Result<IndexPass> {
         let content = self.content()?;
         let _guard = content.indexing.lock().await;
+        let cursor = lock(&content.progress)?.keyword_cursor;
         let mut tx = self.store.read().await?;
-        let cursor = tx.load_cursor(INDEXER_CONSUMER).await?;
         let changes = tx.read_changes(cursor, INDEXER_EVENTS_PER_PASS).await?;
         let Some(last) = changes.last() else {
             tx.commit().await?;
@@ -517,17 +688,26 @@ impl Workspace {
                 }
             }
         }
-        let embedded = self.index_objects(&objects, Some(new_cursor)).await?;
+        self.index_text(&objects, cursor, Some(new_cursor)).await?;
         Ok(IndexPass {
             events: changes.len(),
             objects: objects.len(),
-            chunks_embedded: embedded,
+            chunks_embedded: 0,
         })
     }
 
-    /// Chunks, embeds (only changed texts) and indexes the given objects, then commits their
-    /// chunks (and the cursor, when given) to the store. Returns how many chunks were embedded.
-    async fn index_objects(&self, ids: &[Id], cursor: Option<ChangeCursor>) -> Result<usize> {
+    /// Chunks the given objects and indexes their text: a chunk whose text (and model) is
+    /// unchanged keeps its stored vector, any other is written without one and its object joins
+    /// the dirty set (`since`: the cursor before the events that touched it). Index files first
+    /// (durable), then the chunks to the store, with the durable cursor when it moved
+    /// (`keyword_cursor`: where the keyword stage now is, when these are change-log events).
+    /// The caller holds `indexing`.
+    async fn index_text(
+        &self,
+        ids: &[Id],
+        since: ChangeCursor,
+        keyword_cursor: Option<ChangeCursor>,
+    ) -> Result<()> {
         let content = self.content()?;
         let model_id = content.embedder.model_id().to_string();
         // Read the objects' text and their stored chunks.
@@ -545,57 +725,42 @@ impl Workspace {
         .await;
         let planned = r.finish(result).await?;
 
-        // Embed what changed: a stored vector is reused when its text hash and model match.
-        let mut to_embed: Vec<String> = Vec::new();
-        let mut records: Vec<(Id, Vec<StoredChunk>)> = Vec::new();
-        let mut pending: Vec<(usize, usize)> = Vec::new();
+        // A stored vector is reused when its text hash and model match.
+        let mut records: Vec<(Id, Vec<StoredChunk>)> = Vec::with_capacity(planned.len());
         for (object_id, text, stored) in planned {
             let reusable: HashMap<&str, &Vec<f32>> = stored
                 .iter()
-                .filter(|c| c.model_id == model_id)
+                .filter(|c| c.model_id == model_id && !c.vector.is_empty())
                 .map(|c| (c.text_hash.as_str(), &c.vector))
                 .collect();
             let chunks = match &text {
                 Some(text) => search::chunk_object(text),
                 None => Vec::new(),
             };
-            let mut rows = Vec::with_capacity(chunks.len());
-            for chunk in chunks {
-                let hash = chunk.text_hash();
-                let vector = reusable.get(hash.as_str()).map(|v| (*v).clone());
-                if vector.is_none() {
-                    pending.push((records.len(), rows.len()));
-                    to_embed.push(chunk.indexed_text());
-                }
-                rows.push(StoredChunk {
-                    chunk_id: chunk.id(object_id),
-                    object_id,
-                    key: chunk.key.clone(),
-                    ordinal: chunk.ordinal as i64,
-                    heading_path: chunk.heading_path.clone(),
-                    text: chunk.text.clone(),
-                    text_hash: hash,
-                    model_id: model_id.clone(),
-                    vector: vector.unwrap_or_default(),
-                });
-            }
+            let rows = chunks
+                .into_iter()
+                .map(|chunk| {
+                    let hash = chunk.text_hash();
+                    let vector = reusable
+                        .get(hash.as_str())
+                        .map(|v| (*v).clone())
+                        .unwrap_or_default();
+                    StoredChunk {
+                        chunk_id: chunk.id(object_id),
+                        object_id,
+                        key: chunk.key,
+                        ordinal: chunk.ordinal as i64,
+                        heading_path: chunk.heading_path,
+                        text: chunk.text,
+                        text_hash: hash,
+                        model_id: model_id.clone(),
+                        vector,
+                    }
+                })
+                .collect();
             records.push((object_id, rows));
         }
-        let mut vectors = Vec::with_capacity(to_embed.len());
-        for batch in to_embed.chunks(embedding::TEXTS_PER_BATCH_MAX) {
-            vectors.extend(
-                content
-                    .embedder
-                    .embed(batch.to_vec())
-                    .await
-                    .map_err(embedding_error)?,
-            );
-        }
-        for ((record, row), vector) in pending.iter().zip(vectors) {
-            records[*record].1[*row].vector = vector;
-        }
 
-        // Index files first (durable), then the store with the cursor.
         let updates: Vec<ObjectUpdate> = records
             .iter()
             .map(|(object_id, rows)| ObjectUpdate {
@@ -604,23 +769,138 @@ impl Workspace {
                     .iter()
                     .map(|c| IndexedChunk {
                         chunk_id: c.chunk_id as u64,
-                        vector: c.vector.clone(),
+                        vector: (!c.vector.is_empty()).then(|| c.vector.clone()),
                         text: indexed_text(c),
                     })
                     .collect(),
             })
             .collect();
         content.index.apply(&updates).map_err(search_error)?;
+
+        let (dirty, keyword_cursor, saved_cursor) = {
+            let progress = lock(&content.progress)?;
+            let mut dirty = progress.dirty.clone();
+            for (object_id, rows) in &records {
+                if rows.iter().any(|c| c.vector.is_empty()) {
+                    dirty.entry(*object_id).or_insert(since);
+                } else {
+                    dirty.remove(object_id);
+                }
+            }
+            let keyword_cursor = keyword_cursor.unwrap_or(progress.keyword_cursor);
+            (dirty, keyword_cursor, progress.saved_cursor)
+        };
+        let durable = Progress::durable_cursor(&dirty, keyword_cursor);
         let mut tx = self.store.write().await?;
         for (object_id, rows) in &records {
             tx.replace_chunks(*object_id, rows).await?;
         }
-        if let Some(cursor) = cursor {
-            tx.save_cursor(INDEXER_CONSUMER, cursor, document::time::now_ms())
+        if durable > saved_cursor {
+            tx.save_cursor(INDEXER_CONSUMER, durable, document::time::now_ms())
                 .await?;
         }
         tx.commit().await?;
-        Ok(to_embed.len())
+        let mut progress = lock(&content.progress)?;
+        progress.dirty = dirty;
+        progress.keyword_cursor = keyword_cursor;
+        progress.saved_cursor = progress.saved_cursor.max(durable);
+        Ok(())
+    }
+
+    /// One vector round: embeds the chunks the dirty objects have no vector for (oldest objects
+    /// first, up to `chunks_max` chunks), then, holding `indexing`, fills them into
+    /// the chunks as they are *now* (a chunk edited again meanwhile keeps waiting, for the next
+    /// round), index files first, then the store with the durable cursor. Returns how many
+    /// chunks it embedded.
+    async fn vector_round(&self, chunks_max: usize) -> Result<usize> {
+        let content = self.content()?;
+        let mut objects: Vec<(ChangeCursor, Id)> = lock(&content.progress)?
+            .dirty
+            .iter()
+            .map(|(object_id, since)| (*since, *object_id))
+            .collect();
+        objects.sort_unstable();
+        // Texts to embed by text hash: a hash names the embedded text exactly.
+        let mut texts: HashMap<String, String> = HashMap::new();
+        let mut taken = Vec::new();
+        let mut tx = self.store.read().await?;
+        for (_, object_id) in objects {
+            if texts.len() >= chunks_max {
+                break;
+            }
+            for chunk in tx.chunks_of(object_id).await? {
+                if chunk.vector.is_empty() && texts.len() < chunks_max {
+                    let text = indexed_text(&chunk);
+                    texts.entry(chunk.text_hash).or_insert(text);
+                }
+            }
+            taken.push(object_id);
+        }
+        tx.commit().await?;
+        let (hashes, texts): (Vec<String>, Vec<String>) = texts.into_iter().unzip();
+        let mut vectors = Vec::with_capacity(texts.len());
+        for batch in texts.chunks(embedding::TEXTS_PER_BATCH_MAX) {
+            vectors.extend(
+                content
+                    .embedder
+                    .embed(batch.to_vec())
+                    .await
+                    .map_err(embedding_error)?,
+            );
+        }
+        let embedded: HashMap<String, Vec<f32>> = hashes.into_iter().zip(vectors).collect();
+
+        let _guard = content.indexing.lock().await;
+        let mut tx = self.store.read().await?;
+        let mut updated = Vec::new();
+        let mut inserts = Vec::new();
+        let mut done = Vec::new();
+        for object_id in taken {
+            let mut rows = tx.chunks_of(object_id).await?;
+            let mut filled = false;
+            for row in &mut rows {
+                if row.vector.is_empty()
+                    && let Some(vector) = embedded.get(&row.text_hash)
+                {
+                    row.vector = vector.clone();
+                    inserts.push((row.chunk_id as u64, vector.clone()));
+                    filled = true;
+                }
+            }
+            if rows.iter().all(|row| !row.vector.is_empty()) {
+                done.push(object_id);
+            }
+            if filled {
+                updated.push((object_id, rows));
+            }
+        }
+        tx.commit().await?;
+        content
+            .index
+            .insert_vectors(&inserts)
+            .map_err(search_error)?;
+        let (dirty, saved_cursor) = {
+            let progress = lock(&content.progress)?;
+            let mut dirty = progress.dirty.clone();
+            for object_id in &done {
+                dirty.remove(object_id);
+            }
+            (dirty, progress.saved_cursor)
+        };
+        let durable = Progress::durable_cursor(&dirty, lock(&content.progress)?.keyword_cursor);
+        let mut tx = self.store.write().await?;
+        for (object_id, rows) in &updated {
+            tx.replace_chunks(*object_id, rows).await?;
+        }
+        if durable > saved_cursor {
+            tx.save_cursor(INDEXER_CONSUMER, durable, document::time::now_ms())
+                .await?;
+        }
+        tx.commit().await?;
+        let mut progress = lock(&content.progress)?;
+        progress.dirty = dirty;
+        progress.saved_cursor = progress.saved_cursor.max(durable);
+        Ok(inserts.len())
     }
 
     /// Full-content search, ranked best first, one result per page or data source.
@@ -989,5 +1269,250 @@ impl crate::request::Request<'_> {
             }
             _ => Ok(None),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use access::Role;
+    use embedding::{EmbedFuture, HashingEmbedder};
+    use storage_sql::Store;
+    use tokio::sync::watch;
+
+    use super::*;
+    use crate::{NewPage, NewUser, ParentInput};
+
+    /// The hashing embedder behind a gate: while the gate is shut, `embed` waits, as a busy
+    /// model would. It records every text it embeds.
+    struct GatedEmbedder {
+        inner: HashingEmbedder,
+        open: watch::Receiver<bool>,
+        embedded: Mutex<Vec<String>>,
+    }
+
+    impl Embedder for GatedEmbedder {
+        fn model_id(&self) -> &str {
+            self.inner.model_id()
+        }
+
+        fn dimensions(&self) -> usize {
+            self.inner.dimensions()
+        }
+
+        fn embed(&self, texts: Vec<String>) -> EmbedFuture<'_> {
+            let mut open = self.open.clone();
+            Box::pin(async move {
+                open.wait_for(|open| *open)
+                    .await
+                    .map_err(|_| embedding::Error::Inference("the gate was dropped".into()))?;
+                self.embedded.lock().unwrap().extend(texts.iter().cloned());
+                self.inner.embed_now(&texts)
+            })
+        }
+    }
+
+    struct Fixture {
+        store: Store,
+        embedder: Arc<GatedEmbedder>,
+        gate: watch::Sender<bool>,
+        dir: std::path::PathBuf,
+    }
+
+    impl Fixture {
+        async fn new() -> Fixture {
+            let (gate, open) = watch::channel(true);
+            Fixture {
+                store: Store::open("sqlite::memory:").await.unwrap(),
+                embedder: Arc::new(GatedEmbedder {
+                    inner: HashingEmbedder::new(64).unwrap(),
+                    open,
+                    embedded: Mutex::new(Vec::new()),
+                }),
+                gate,
+                dir: std::env::temp_dir().join(format!("trellis-content-{}", Id::new())),
+            }
+        }
+
+        /// A server start: the same store, index files in `dir` (in memory when `None`).
+        async fn open(&self, dir: Option<&std::path::Path>) -> Workspace {
+            Workspace::new(self.store.clone())
+                .await
+                .unwrap()
+                .enable_content_search(dir, self.embedder.clone(), &|_, _| {})
+                .await
+                .unwrap()
+        }
+    }
+
+    async fn find(
+        workspace: &Workspace,
+        actor: &Actor,
+        word: &str,
+        mode: SearchMode,
+    ) -> Vec<ChunkHit> {
+        workspace
+            .search_chunks(actor, word, mode, 5)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|hit| hit.text.contains(word))
+            .collect()
+    }
+
+    /// The semantic side of the index for `page`'s chunks, asked directly with the query's
+    /// vector (so that a shut gate does not hold up the query): empty when none of the page's
+    /// chunks has a vector.
+    fn page_vectors_found(workspace: &Workspace, page: Id, word: &str) -> usize {
+        let content = workspace.content().unwrap();
+        let query = HashingEmbedder::new(64)
+            .unwrap()
+            .embed_now(&[word.to_string()])
+            .unwrap()
+            .pop()
+            .unwrap();
+        let allowed = content
+            .index
+            .chunks_of_objects(&HashSet::from([page]))
+            .unwrap();
+        content.index.semantic(&query, 10, &allowed).unwrap().len()
+    }
+
+    async fn catch_up(workspace: &Workspace) {
+        while workspace.index_changes().await.unwrap().events > 0 {}
+    }
+
+    /// An edit is found by keyword while its vector is held back, survives restarts (from the
+    /// files, and rebuilt from the store) in that state, and is found by meaning once the model
+    /// runs; edits made meanwhile are coalesced, so a superseded text is never embedded.
+    #[tokio::test]
+    async fn an_edit_is_found_by_keyword_before_its_vector_and_by_meaning_after() {
+        let fixture = Fixture::new().await;
+        let workspace = fixture.open(Some(&fixture.dir)).await;
+        let owner = workspace
+            .create_user(NewUser {
+                email: "owner@example.com".into(),
+                name: "Owner".into(),
+                role: Role::Owner,
+                password: None,
+            })
+            .await
+            .unwrap();
+        let actor = workspace.actor_for_user(owner.id).await.unwrap();
+        let page = workspace
+            .create_page(
+                &actor,
+                NewPage {
+                    parent: Some(ParentInput::Workspace),
+                    ..NewPage::default()
+                },
+            )
+            .await
+            .unwrap()
+            .page
+            .id;
+        workspace
+            .insert_page_markdown(&actor, page, "The lighthouse keeper polishes the lens.")
+            .await
+            .unwrap();
+        catch_up(&workspace).await;
+        assert_eq!(page_vectors_found(&workspace, page, "lighthouse"), 1);
+
+        // The model is held back; three edits follow one another.
+        fixture.gate.send_replace(false);
+        for word in ["zanzibarite", "quetzalcoatlus", "xylographer"] {
+            workspace
+                .insert_page_markdown(&actor, page, &format!("Logged a {word} today."))
+                .await
+                .unwrap();
+            let pass = workspace.index_changes().await.unwrap();
+            assert!(pass.events > 0, "{pass:?}");
+            let hits = find(&workspace, &actor, word, SearchMode::Keyword).await;
+            assert_eq!(hits.len(), 1, "{word} by keyword at once");
+            assert_eq!(hits[0].object_id, page);
+        }
+        assert_eq!(
+            page_vectors_found(&workspace, page, "xylographer"),
+            0,
+            "the vector of the old text is not served as the new text's"
+        );
+        let status = workspace.content_status().await.unwrap();
+        assert_eq!(status.objects_awaiting_vectors, 1);
+        assert!(status.pending_events > 0, "the cursor waits for vectors");
+
+        // A stop in the middle of the round, then a start whose index is rebuilt from the store.
+        workspace.stop_content_indexing().await.unwrap();
+        drop(workspace);
+        let rebuilt = fixture.open(None).await;
+        assert_eq!(
+            find(&rebuilt, &actor, "xylographer", SearchMode::Keyword)
+                .await
+                .len(),
+            1
+        );
+        assert_eq!(page_vectors_found(&rebuilt, page, "xylographer"), 0);
+        assert_eq!(
+            rebuilt
+                .content_status()
+                .await
+                .unwrap()
+                .objects_awaiting_vectors,
+            1
+        );
+        drop(rebuilt);
+
+        // A start from the files the first run left.
+        let workspace = fixture.open(Some(&fixture.dir)).await;
+        let status = workspace.content_status().await.unwrap();
+        assert_eq!(status.opened, "clean");
+        assert_eq!(status.objects_awaiting_vectors, 1);
+        assert_eq!(
+            find(&workspace, &actor, "xylographer", SearchMode::Keyword)
+                .await
+                .len(),
+            1
+        );
+
+        fixture.gate.send_replace(true);
+        catch_up(&workspace).await;
+        for word in ["zanzibarite", "quetzalcoatlus", "xylographer", "lighthouse"] {
+            let hits = find(&workspace, &actor, word, SearchMode::Semantic).await;
+            assert_eq!(hits.len(), 1, "{word} by meaning after the model ran");
+            assert_eq!(hits[0].object_id, page);
+        }
+        let status = workspace.content_status().await.unwrap();
+        assert_eq!(status.pending_events, 0);
+        assert_eq!(status.objects_awaiting_vectors, 0);
+        // The page's text was embedded twice: before the edits, and once more for all three.
+        let embedded: Vec<String> = fixture
+            .embedder
+            .embedded
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|text| text.contains("lighthouse keeper"))
+            .cloned()
+            .collect();
+        assert_eq!(embedded.len(), 2, "{embedded:?}");
+        assert!(!embedded[0].contains("zanzibarite"));
+        for word in ["zanzibarite", "quetzalcoatlus", "xylographer"] {
+            assert!(embedded[1].contains(word), "{embedded:?}");
+        }
+        // The stored vectors are those of the stored text.
+        let mut tx = fixture.store.read().await.unwrap();
+        let chunks = tx.chunks_of(page).await.unwrap();
+        tx.commit().await.unwrap();
+        assert!(!chunks.is_empty());
+        for chunk in &chunks {
+            let expected = fixture
+                .embedder
+                .inner
+                .embed_now(&[indexed_text(chunk)])
+                .unwrap();
+            assert_eq!(chunk.vector, expected[0]);
+        }
+        drop(workspace);
+        std::fs::remove_dir_all(&fixture.dir).unwrap();
     }
 }

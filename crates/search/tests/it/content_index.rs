@@ -25,7 +25,7 @@ fn corpus(seed: u64) -> Vec<ObjectUpdate> {
             chunks: (0..3u64)
                 .map(|c| IndexedChunk {
                     chunk_id: (o as u64) * 10 + c + 1,
-                    vector: unit(&mut rng),
+                    vector: Some(unit(&mut rng)),
                     text: format!("object{o} part{c} shared words"),
                 })
                 .collect(),
@@ -47,7 +47,7 @@ fn searches_are_restricted_to_the_allowed_chunks() {
     let updates = corpus(1);
     index.apply(&updates).unwrap();
     let allowed: HashSet<u64> = [11, 12, 13, 201].into_iter().collect();
-    let query = updates[1].chunks[0].vector.clone();
+    let query = updates[1].chunks[0].vector.clone().unwrap();
     let semantic = index.semantic(&query, 10, &allowed).unwrap();
     assert_eq!(
         semantic[0].chunk_id, 11,
@@ -104,11 +104,91 @@ fn replacing_an_object_drops_its_old_chunks() {
     );
 }
 
+/// The first stage makes a chunk's new text searchable by keyword and drops the vector of its
+/// old text; the second stage's vector makes it findable by meaning again, and survives a
+/// reopen of the files.
+#[test]
+fn text_goes_in_before_its_vector_and_an_old_vector_is_never_served() {
+    let dir = std::env::temp_dir().join(format!("trellis-search-{}", Id::new()));
+    let mut updates = corpus(4);
+    let everything = all_chunks(&updates);
+    let old_vector = updates[5].chunks[1].vector.clone().unwrap();
+    {
+        let (index, _) = ContentIndex::open(Some(&dir), "test", DIMENSIONS).unwrap();
+        index.apply(&updates).unwrap();
+        assert_eq!(
+            index.semantic(&old_vector, 1, &everything).unwrap()[0].chunk_id,
+            52
+        );
+
+        // Stage one: chunk 52 gets new text and no vector yet.
+        updates[5].chunks[1].text = "object5 rewritten zebra".into();
+        updates[5].chunks[1].vector = None;
+        index.apply(&updates[5..6]).unwrap();
+        let keyword = index
+            .keyword("zebra", 10, Arc::new(everything.clone()))
+            .unwrap();
+        assert_eq!(keyword.len(), 1);
+        assert_eq!(keyword[0].chunk_id, 52);
+        let semantic = index.semantic(&old_vector, 150, &everything).unwrap();
+        assert!(
+            semantic.iter().all(|hit| hit.chunk_id != 52),
+            "the vector of the old text is gone"
+        );
+        assert_eq!(index.missing_vectors().unwrap(), vec![52]);
+        assert_eq!(index.stats().unwrap().chunks, 149);
+        assert_eq!(index.stats().unwrap().keyword_documents, 150);
+    }
+    // The files hold the text without the vector; the second stage then adds it.
+    let new_vector = unit(&mut StdRng::seed_from_u64(99));
+    {
+        let (index, reason) = ContentIndex::open(Some(&dir), "test", DIMENSIONS).unwrap();
+        assert_eq!(reason, None);
+        index
+            .set_owners(
+                updates
+                    .iter()
+                    .flat_map(|u| u.chunks.iter().map(|c| (c.chunk_id, u.object_id))),
+            )
+            .unwrap();
+        assert_eq!(index.missing_vectors().unwrap(), vec![52]);
+        assert_eq!(
+            index
+                .keyword("zebra", 10, Arc::new(everything.clone()))
+                .unwrap()[0]
+                .chunk_id,
+            52
+        );
+        index
+            .insert_vectors(&[(52, new_vector.clone()), (9_999, new_vector.clone())])
+            .unwrap();
+        assert!(index.missing_vectors().unwrap().is_empty());
+        assert_eq!(
+            index.semantic(&new_vector, 1, &everything).unwrap()[0].chunk_id,
+            52
+        );
+        assert_eq!(
+            index.stats().unwrap().chunks,
+            150,
+            "a vector of a chunk no object owns is skipped"
+        );
+    }
+    {
+        let (index, reason) = ContentIndex::open(Some(&dir), "test", DIMENSIONS).unwrap();
+        assert_eq!(reason, None);
+        assert_eq!(
+            index.semantic(&new_vector, 1, &everything).unwrap()[0].chunk_id,
+            52
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn the_files_survive_an_abrupt_stop_and_damage_is_reported_not_served() {
     let dir = std::env::temp_dir().join(format!("trellis-search-{}", Id::new()));
     let updates = corpus(3);
-    let query = updates[7].chunks[2].vector.clone();
+    let query = updates[7].chunks[2].vector.clone().unwrap();
     let everything = all_chunks(&updates);
     let before;
     {
