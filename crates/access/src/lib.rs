@@ -239,18 +239,18 @@ impl Decision {
 
 /// The level a single grantee set reaches on `chain` (node first, root last).
 fn level_for(chain: &[Node], matches: impl Fn(&Grantee) -> bool) -> Level {
-    // The nearest grant per grantee wins, so collect grantees already seen.
+    // The nearest grant per grantee wins, so collect the matching grantees already seen (a
+    // grantee that does not match never counts: keeping only these keeps the walk linear in
+    // the grants, where a page shared with hundreds of integrations made it quadratic).
     let mut seen: Vec<Grantee> = Vec::new();
     let mut best = Level::None;
     for node in chain {
         for grant in &node.grants {
-            if seen.contains(&grant.grantee) {
+            if !matches(&grant.grantee) || seen.contains(&grant.grantee) {
                 continue;
             }
             seen.push(grant.grantee);
-            if matches(&grant.grantee) {
-                best = best.max(grant.level);
-            }
+            best = best.max(grant.level);
         }
         if !node.inherits {
             break;

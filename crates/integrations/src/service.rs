@@ -19,7 +19,7 @@ use runtime::{
 };
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use storage_sql::{InstallationRecord, PackageRecord, RunRow, UsageEvent};
+use storage_sql::{InstallationRecord, PackageRecord, RunEnd, RunRow, UsageEvent};
 use tokio::sync::{Notify, Semaphore};
 use workspace::Workspace;
 
@@ -48,6 +48,9 @@ pub const RUNS_PAGE_MAX: i64 = 100;
 const WEBHOOK_TOKEN_BYTES: usize = 32;
 /// A run's status while it waits and while it runs.
 const QUEUED: &str = "queued";
+/// Runs this process may hold claimed (waiting for a slot or executing), per execution slot.
+/// Claiming ahead of the slots lets one claim pass feed many short runs.
+const CLAIMED_PER_SLOT_MAX: usize = 8;
 /// Marks a finish that found its run no longer held by this attempt (canceled, taken over).
 const SUPERSEDED: &str = "the run is no longer held by this attempt";
 
@@ -132,14 +135,27 @@ struct Inner {
     wake: Notify,
     /// Schedule ticks up to this time were enqueued.
     schedules_checked_ms: Mutex<i64>,
+    /// Runs claimed by this process that have not ended (waiting for a slot or executing).
+    claimed_here: std::sync::atomic::AtomicUsize,
+    /// Claimed runs waiting for a slot, by run id.
+    waiting: Mutex<HashMap<Id, Waiting>>,
     /// Ends of runs waiting for a group commit, and the lock its committer holds.
     endings: Mutex<Vec<(Ending, tokio::sync::oneshot::Sender<EndResult>)>>,
     committer: tokio::sync::Mutex<()>,
 }
 
+/// A run a claim pass may claim: one whose lease ended (read whole), or a queued one (its id
+/// and installation; the claim returns it whole).
+enum Candidate {
+    Expired(Box<RunRow>),
+    Queued((Id, Id)),
+}
+
 /// A claimed run and what its execution needs, read once per claim pass.
 struct Claimed {
     run: RunRow,
+    /// The claim's lease, in ms since the epoch.
+    lease_until: i64,
     installation: InstallationRecord,
     manifest: Arc<Manifest>,
     config: Arc<InstallConfig>,
@@ -148,14 +164,54 @@ struct Claimed {
 
 /// How a run ended, for a group commit ([`Platform::end`]).
 struct Ending {
-    run_id: Id,
-    attempt: i64,
-    status: String,
-    record: String,
-    output: Option<String>,
+    end: RunEnd,
     usage: Vec<UsageEvent>,
     denials: Vec<storage_sql::AuditEntry>,
-    time: i64,
+}
+
+/// A claimed run waiting here for a slot: its lease is renewed while it waits.
+struct Waiting {
+    attempt: i64,
+    lease_until: i64,
+    /// The run's wall-clock limit, in ms.
+    wall_ms: i64,
+}
+
+/// Counts a claimed run as held by this process until dropped (ended, or its task aborted by
+/// a cancel); the drop that leaves half the claim capacity free wakes the worker to claim more.
+struct ClaimHold {
+    inner: Arc<Inner>,
+    run_id: Id,
+}
+
+impl ClaimHold {
+    fn new(inner: &Arc<Inner>, run_id: Id) -> ClaimHold {
+        inner
+            .claimed_here
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        ClaimHold {
+            inner: inner.clone(),
+            run_id,
+        }
+    }
+}
+
+impl Drop for ClaimHold {
+    fn drop(&mut self) {
+        self.inner
+            .waiting
+            .lock()
+            .expect("waiting lock")
+            .remove(&self.run_id);
+        let held = self
+            .inner
+            .claimed_here
+            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst)
+            - 1;
+        if held * 2 <= self.inner.limits.concurrent_runs_max * CLAIMED_PER_SLOT_MAX {
+            self.inner.wake.notify_one();
+        }
+    }
 }
 
 type EndResult = std::result::Result<(), String>;
@@ -239,6 +295,8 @@ impl Platform {
                 running: Mutex::new(HashMap::new()),
                 wake: Notify::new(),
                 schedules_checked_ms: Mutex::new(now() - SCHEDULE_CATCH_UP_MS),
+                claimed_here: std::sync::atomic::AtomicUsize::new(0),
+                waiting: Mutex::new(HashMap::new()),
                 endings: Mutex::new(Vec::new()),
                 committer: tokio::sync::Mutex::new(()),
             }),
@@ -724,6 +782,8 @@ impl Platform {
         let record = bare_record("canceled").to_string();
         let canceled = tx.cancel_run(id, &record, now()).await?;
         tx.commit().await?;
+        // A run waiting here for a slot never starts; a running one is stopped.
+        self.inner.waiting.lock().expect("waiting lock").remove(&id);
         if canceled
             && let Some(handle) = self.inner.running.lock().expect("running lock").remove(&id)
         {
@@ -743,7 +803,13 @@ impl Platform {
     /// One pass of the worker: triggers, schedules, then claims and starts due runs. Returns
     /// how many runs it started.
     pub async fn work(&self) -> Result<usize> {
-        self.dispatch_changes().await?;
+        self.enqueue_due().await?;
+        self.start_due_runs().await
+    }
+
+    /// Turns changes and due schedule ticks into queued runs; returns how many it enqueued.
+    async fn enqueue_due(&self) -> Result<usize> {
+        let mut enqueued = self.dispatch_changes().await?;
         let now = now();
         let checked = *self
             .inner
@@ -751,36 +817,61 @@ impl Platform {
             .lock()
             .expect("schedules lock");
         if now - checked >= SCHEDULE_PASS_INTERVAL_MS {
-            self.enqueue_schedule_ticks(now).await?;
+            enqueued += self.enqueue_schedule_ticks(now).await?;
         }
-        self.start_due_runs().await
+        Ok(enqueued)
     }
 
-    /// Runs passes until `shutdown` resolves; waits `idle` between passes with nothing to do,
-    /// or less when a run is enqueued in this process.
+    /// Runs the worker until `shutdown` resolves: one loop turns changes and schedule ticks
+    /// into queued runs, another claims and starts them. Each waits `idle` when it had nothing
+    /// to do; the claim loop is woken early when a run is enqueued or a claimed run ends.
     pub async fn run_worker(
         &self,
         idle: Duration,
         shutdown: impl std::future::Future<Output = ()>,
     ) {
-        tokio::pin!(shutdown);
-        loop {
-            let started = match self.work().await {
-                Ok(started) => started,
-                Err(error) => {
-                    tracing::error!(%error, "integration worker pass failed");
-                    0
-                }
-            };
-            if started > 0 {
-                continue;
-            }
+        // Shutdown is seen between passes, never inside one (a pass may be committing other
+        // runs' ends).
+        let stopping = std::sync::atomic::AtomicBool::new(false);
+        let stop = Notify::new();
+        let stopped = || stopping.load(std::sync::atomic::Ordering::SeqCst);
+        let pause = || async {
             tokio::select! {
-                _ = &mut shutdown => return,
-                _ = self.inner.wake.notified() => {}
+                _ = stop.notified() => {}
                 _ = tokio::time::sleep(idle) => {}
             }
-        }
+        };
+        let watch = async {
+            shutdown.await;
+            stopping.store(true, std::sync::atomic::Ordering::SeqCst);
+            stop.notify_waiters();
+        };
+        let enqueue = async {
+            while !stopped() {
+                match self.enqueue_due().await {
+                    Ok(0) => pause().await,
+                    Ok(_) => self.inner.wake.notify_one(),
+                    Err(error) => {
+                        tracing::error!(%error, "integration trigger pass failed");
+                        pause().await;
+                    }
+                }
+            }
+        };
+        let claim = async {
+            while !stopped() {
+                match self.start_due_runs().await {
+                    Ok(started) if started > 0 => continue,
+                    Ok(_) => {}
+                    Err(error) => tracing::error!(%error, "integration claim pass failed"),
+                }
+                tokio::select! {
+                    _ = self.inner.wake.notified() => {}
+                    _ = pause() => {}
+                }
+            }
+        };
+        tokio::join!(watch, enqueue, claim);
     }
 
     /// A package's manifest, parsed once per process.
@@ -950,10 +1041,18 @@ impl Platform {
     /// which change runs may start (their actor must read the changed object), and starts
     /// each as a task. Everything a run needs from the store is read here, once per pass.
     async fn start_due_runs(&self) -> Result<usize> {
-        let free = self.inner.slots.available_permits();
-        if free == 0 {
+        self.renew_waiting_leases().await?;
+        // Claim ahead of the slots, but only once half of what this process holds has ended,
+        // so that each pass claims many runs rather than one per run that ends.
+        let capacity = self.inner.limits.concurrent_runs_max * CLAIMED_PER_SLOT_MAX;
+        let held = self
+            .inner
+            .claimed_here
+            .load(std::sync::atomic::Ordering::SeqCst);
+        if held * 2 > capacity {
             return Ok(0);
         }
+        let free = capacity - held;
         let now = now();
         let mut tx = self.inner.workspace.store().read().await?;
         let due = !tx.claimable_runs(now, 1).await?.is_empty();
@@ -963,7 +1062,8 @@ impl Platform {
         }
         let mut tx = self.inner.workspace.store().write().await?;
         let expired = tx.expired_runs(now, free as i64).await?;
-        let queued = tx.queued_runs((free * 4) as i64).await?;
+        // Twice what is free: some may wait behind their installation's limits.
+        let queued = tx.queued_run_heads((free * 2) as i64).await?;
         if expired.is_empty() && queued.is_empty() {
             tx.commit().await?;
             return Ok(0);
@@ -980,17 +1080,26 @@ impl Platform {
             .await?;
         let mut started = budget::estimates(&counts, now);
         let mut configs: HashMap<Id, Arc<InstallConfig>> = HashMap::new();
-        let mut chosen: Vec<RunRow> = Vec::new();
+        let mut chosen_expired: Vec<RunRow> = Vec::new();
+        let mut chosen_queued: Vec<(Id, Id)> = Vec::new();
         let mut lost = Vec::new();
-        for run in expired.into_iter().chain(queued) {
-            if chosen.len() == free {
+        let candidates = expired
+            .into_iter()
+            .map(|run| Candidate::Expired(Box::new(run)))
+            .chain(queued.into_iter().map(Candidate::Queued));
+        for candidate in candidates {
+            if chosen_expired.len() + chosen_queued.len() == free {
                 break;
             }
-            if run.attempts >= self.inner.limits.run_attempts_max {
-                lost.push(run);
-                continue;
-            }
-            let Some(installation) = installations.get(&run.installation_id) else {
+            let installation_id = match &candidate {
+                Candidate::Expired(run) if run.attempts >= self.inner.limits.run_attempts_max => {
+                    lost.push(run.as_ref().clone());
+                    continue;
+                }
+                Candidate::Expired(run) => run.installation_id,
+                Candidate::Queued((_, installation_id)) => *installation_id,
+            };
+            let Some(installation) = installations.get(&installation_id) else {
                 continue;
             };
             let config = match configs.get(&installation.id) {
@@ -1009,32 +1118,46 @@ impl Platform {
             }
             *active += 1;
             *hour += 1;
-            chosen.push(run);
+            match candidate {
+                Candidate::Expired(run) => chosen_expired.push(*run),
+                Candidate::Queued(head) => chosen_queued.push(head),
+            }
         }
-        // Queued runs are claimed in one statement per lease length; a run whose lease ended
-        // is claimed on its own, by the attempt that left it.
-        let lease_of = |run: &RunRow| {
-            now + configs[&run.installation_id].run_limits().wall_ms_max as i64
+        // Queued runs are claimed in one statement per lease length, which returns them whole;
+        // a run whose lease ended is claimed on its own, by the attempt that left it.
+        let lease_of = |installation_id: Id| {
+            now + configs[&installation_id].run_limits().wall_ms_max as i64
                 + self.inner.limits.lease_margin_ms
         };
+        let mut runs = Vec::with_capacity(chosen_expired.len() + chosen_queued.len());
+        for mut run in chosen_expired {
+            if tx
+                .claim_run(&run, now, lease_of(run.installation_id))
+                .await?
+            {
+                run.attempts += 1;
+                run.status = "running".into();
+                run.started_time = Some(now);
+                runs.push(run);
+            }
+        }
         let mut by_lease: HashMap<i64, Vec<Id>> = HashMap::new();
-        let mut claimed_ids = std::collections::HashSet::new();
-        for run in &chosen {
-            if run.status == QUEUED {
-                by_lease.entry(lease_of(run)).or_default().push(run.id);
-            } else if tx.claim_run(run, now, lease_of(run)).await? {
-                claimed_ids.insert(run.id);
-            }
+        for (run_id, installation_id) in chosen_queued {
+            by_lease
+                .entry(lease_of(installation_id))
+                .or_default()
+                .push(run_id);
         }
+        let mut claimed_queued = Vec::new();
         for (lease_until, ids) in by_lease {
-            claimed_ids.extend(tx.claim_queued_runs(&ids, now, lease_until).await?);
+            claimed_queued.extend(tx.claim_queued_runs(&ids, now, lease_until).await?);
         }
-        let mut claimed = Vec::with_capacity(claimed_ids.len());
+        // Oldest first: runs wait for a slot in this order.
+        claimed_queued.sort_by_key(|run| (run.created_time, run.id));
+        runs.extend(claimed_queued);
+        let mut claimed = Vec::with_capacity(runs.len());
         let mut starts: HashMap<Id, i64> = HashMap::new();
-        for mut run in chosen {
-            if !claimed_ids.contains(&run.id) {
-                continue;
-            }
+        for run in runs {
             *starts.entry(run.installation_id).or_default() += 1;
             let installation = installations[&run.installation_id].clone();
             let manifest = self.manifest_of(&mut tx, installation.package_id).await?;
@@ -1042,10 +1165,8 @@ impl Platform {
                 .bot_user_of(&mut tx, installation.integration_id)
                 .await?
                 .ok_or_else(|| Error::not_found("integration", installation.integration_id))?;
-            run.attempts += 1;
-            run.status = "running".into();
-            run.started_time = Some(now);
             claimed.push(Claimed {
+                lease_until: lease_of(run.installation_id),
                 config: configs[&run.installation_id].clone(),
                 run,
                 installation,
@@ -1064,8 +1185,16 @@ impl Platform {
                     run.attempts
                 ))
                 .to_string();
-                tx.finish_run(run.id, run.attempts + 1, "lost", &record, None, now)
-                    .await?;
+                tx.finish_run(&RunEnd {
+                    id: run.id,
+                    attempt: run.attempts + 1,
+                    status: "lost".into(),
+                    record,
+                    output: None,
+                    started_time: None,
+                    finished_time: now,
+                })
+                .await?;
             }
         }
         tx.commit().await?;
@@ -1074,13 +1203,62 @@ impl Platform {
         Ok(count)
     }
 
+    /// Renews the lease of each claimed run waiting here for a slot once less than half of its
+    /// lease is left, so that a run waits as long as it must without anyone taking it over; a
+    /// run found taken over or canceled is dropped from the wait (its task then ends unrun).
+    async fn renew_waiting_leases(&self) -> Result<()> {
+        let now = now();
+        let margin = self.inner.limits.lease_margin_ms;
+        let due: Vec<(Id, i64, i64)> = self
+            .inner
+            .waiting
+            .lock()
+            .expect("waiting lock")
+            .iter()
+            .filter(|(_, waiting)| (waiting.lease_until - now) * 2 < waiting.wall_ms + margin)
+            .map(|(id, waiting)| (*id, waiting.attempt, now + waiting.wall_ms + margin))
+            .collect();
+        if due.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.inner.workspace.store().write().await?;
+        let mut renewed = Vec::with_capacity(due.len());
+        for (id, attempt, lease_until) in due {
+            renewed.push((
+                id,
+                lease_until,
+                tx.extend_lease(id, attempt, lease_until).await?,
+            ));
+        }
+        tx.commit().await?;
+        let mut waiting = self.inner.waiting.lock().expect("waiting lock");
+        for (id, lease_until, held) in renewed {
+            if held {
+                if let Some(entry) = waiting.get_mut(&id) {
+                    entry.lease_until = lease_until;
+                }
+            } else {
+                waiting.remove(&id);
+            }
+        }
+        Ok(())
+    }
+
     /// Decides who each claimed run acts as and whether it may start, then starts it as a task
     /// (or ends it at once: an inactive installation, or a change its actor can't read).
     async fn start_claimed(&self, claimed: Vec<Claimed>) -> Result<()> {
         let workspace = &self.inner.workspace;
         let mut users: HashMap<Id, UserActor> = HashMap::new();
         let mut runs = Vec::with_capacity(claimed.len());
-        for claimed in claimed {
+        // Held from here: a run this pass ends at once is released as it ends.
+        let claimed: Vec<(Claimed, ClaimHold)> = claimed
+            .into_iter()
+            .map(|claimed| {
+                let hold = ClaimHold::new(&self.inner, claimed.run.id);
+                (claimed, hold)
+            })
+            .collect();
+        for (claimed, hold) in claimed {
             let user = match users.get(&claimed.run.user_id) {
                 Some(user) => user.clone(),
                 None => match workspace.actor_for_user(claimed.run.user_id).await {
@@ -1109,14 +1287,14 @@ impl Platform {
                 },
             };
             let event = event_from_json(&claimed.run.event)?;
-            runs.push((claimed, actor, event));
+            runs.push((claimed, hold, actor, event));
         }
         // A change run starts only when its actor can read the object that changed, so the
         // event itself tells the integration nothing it may not see.
         let checks: Vec<(usize, &Actor, Id)> = runs
             .iter()
             .enumerate()
-            .filter_map(|(index, (_, actor, event))| match event {
+            .filter_map(|(index, (_, _, actor, event))| match event {
                 Event::Change { object_id, .. } => Some((
                     index,
                     actor,
@@ -1133,7 +1311,8 @@ impl Platform {
             .filter(|(_, readable)| !readable)
             .map(|((index, _, _), _)| *index)
             .collect();
-        for (index, (claimed, actor, event)) in runs.into_iter().enumerate() {
+        let mut ready = Vec::with_capacity(runs.len());
+        for (index, (claimed, hold, actor, event)) in runs.into_iter().enumerate() {
             if !claimed.installation.active {
                 self.end_bare(&claimed.run, "error", "the installation is not active")
                     .await?;
@@ -1148,35 +1327,57 @@ impl Platform {
                 .await?;
                 continue;
             }
-            let Ok(permit) = self.inner.slots.clone().try_acquire_owned() else {
-                // Only this worker takes slots, and it claimed no more than were free; a run
-                // left here keeps its lease and is claimed again when the lease ends.
-                tracing::error!(run = %claimed.run.id, "no free slot for a claimed run");
-                continue;
-            };
-            let platform = self.clone();
-            let run_id = claimed.run.id;
-            let task = tokio::spawn(async move {
-                let _permit = permit;
-                if let Err(error) = platform.execute(claimed, actor, event).await {
-                    tracing::error!(%error, run = %run_id, "run failed outside the guest");
-                }
+            self.inner.waiting.lock().expect("waiting lock").insert(
+                claimed.run.id,
+                Waiting {
+                    attempt: claimed.run.attempts,
+                    lease_until: claimed.lease_until,
+                    wall_ms: claimed.config.run_limits().wall_ms_max as i64,
+                },
+            );
+            ready.push((claimed, hold, actor, event));
+        }
+        // One feeder per pass takes a slot for each run in claim order (the semaphore is fair,
+        // so runs start oldest first) and starts it as a task of its own.
+        let platform = self.clone();
+        tokio::spawn(async move {
+            for (mut claimed, hold, actor, event) in ready {
+                let Ok(permit) = platform.inner.slots.clone().acquire_owned().await else {
+                    return;
+                };
+                let run_id = claimed.run.id;
+                // Gone when the run was canceled, or a renewal found it taken over, meanwhile.
+                let Some(waited) = platform
+                    .inner
+                    .waiting
+                    .lock()
+                    .expect("waiting lock")
+                    .remove(&run_id)
+                else {
+                    continue;
+                };
+                claimed.lease_until = waited.lease_until;
+                let runner = platform.clone();
+                let task = tokio::spawn(async move {
+                    let (_hold, _permit) = (hold, permit);
+                    if let Err(error) = runner.execute(claimed, actor, event).await {
+                        tracing::error!(%error, run = %run_id, "run failed outside the guest");
+                    }
+                    runner
+                        .inner
+                        .running
+                        .lock()
+                        .expect("running lock")
+                        .remove(&run_id);
+                });
                 platform
                     .inner
                     .running
                     .lock()
                     .expect("running lock")
-                    .remove(&run_id);
-                drop(_permit);
-                // A slot is free: the worker may claim again without waiting for its poll.
-                platform.inner.wake.notify_one();
-            });
-            self.inner
-                .running
-                .lock()
-                .expect("running lock")
-                .insert(run_id, task.abort_handle());
-        }
+                    .insert(run_id, task.abort_handle());
+            }
+        });
         Ok(())
     }
 
@@ -1184,12 +1385,31 @@ impl Platform {
     async fn execute(&self, claimed: Claimed, actor: Actor, event: Event) -> Result<()> {
         let Claimed {
             run,
+            lease_until,
             installation,
             manifest,
             config,
             ..
         } = claimed;
         let workspace = &self.inner.workspace;
+        let started = now();
+        let wall_ms = config.run_limits().wall_ms_max as i64;
+        if started + wall_ms > lease_until {
+            // It waited for a slot long enough that its lease could end mid-run: extend it,
+            // or leave the run to whoever took it over.
+            let mut tx = workspace.store().write().await?;
+            let held = tx
+                .extend_lease(
+                    run.id,
+                    run.attempts,
+                    started + wall_ms + self.inner.limits.lease_margin_ms,
+                )
+                .await?;
+            tx.commit().await?;
+            if !held {
+                return Ok(());
+            }
+        }
         let component = match self.component(installation.package_id).await {
             Ok(component) => component,
             Err(error) => return self.end_bare(&run, "error", &error.to_string()).await,
@@ -1214,21 +1434,24 @@ impl Platform {
             Ok(outcome) => outcome,
             Err(error) => return self.end_bare(&run, "error", &error.to_string()).await,
         };
-        self.finish(&run, &actor, installation.integration_id, outcome)
+        self.finish(&run, started, &actor, installation.integration_id, outcome)
             .await
     }
 
     /// Ends a run the guest never ran in.
     async fn end_bare(&self, run: &RunRow, status: &str, message: &str) -> Result<()> {
         self.end(Ending {
-            run_id: run.id,
-            attempt: run.attempts,
-            status: status.to_string(),
-            record: bare_record(message).to_string(),
-            output: None,
+            end: RunEnd {
+                id: run.id,
+                attempt: run.attempts,
+                status: status.to_string(),
+                record: bare_record(message).to_string(),
+                output: None,
+                started_time: None,
+                finished_time: now(),
+            },
             usage: Vec::new(),
             denials: Vec::new(),
-            time: now(),
         })
         .await
     }
@@ -1248,9 +1471,8 @@ impl Platform {
             return result.map_err(Error::Internal);
         }
         let batch = std::mem::take(&mut *self.inner.endings.lock().expect("endings lock"));
-        let result = self
-            .commit_endings(batch.iter().map(|(ending, _)| ending))
-            .await;
+        let endings: Vec<&Ending> = batch.iter().map(|(ending, _)| ending).collect();
+        let result = self.commit_endings(&endings).await;
         let shared = result
             .as_ref()
             .map(|_| ())
@@ -1267,27 +1489,21 @@ impl Platform {
         }
     }
 
-    async fn commit_endings(&self, endings: impl Iterator<Item = &Ending>) -> Result<()> {
+    async fn commit_endings(&self, endings: &[&Ending]) -> Result<()> {
         let mut tx = self.inner.workspace.store().write().await?;
+        let ends: Vec<RunEnd> = endings.iter().map(|ending| ending.end.clone()).collect();
+        // Only the attempt that holds the run ends it; a canceled or taken-over run keeps
+        // what its holder wrote, and its usage and denials are not counted twice.
+        let ended: std::collections::HashSet<Id> =
+            tx.finish_runs(&ends).await?.into_iter().collect();
         let mut usage = Vec::new();
         let mut denials = Vec::new();
-        for ending in endings {
-            // Only the attempt that holds the run ends it; a canceled or taken-over run keeps
-            // what its holder wrote.
-            if tx
-                .finish_run(
-                    ending.run_id,
-                    ending.attempt,
-                    &ending.status,
-                    &ending.record,
-                    ending.output.as_deref(),
-                    ending.time,
-                )
-                .await?
-            {
-                usage.extend(ending.usage.iter().cloned());
-                denials.extend(ending.denials.iter().cloned());
-            }
+        for ending in endings
+            .iter()
+            .filter(|ending| ended.contains(&ending.end.id))
+        {
+            usage.extend(ending.usage.iter().cloned());
+            denials.extend(ending.denials.iter().cloned());
         }
         tx.insert_usage(&usage).await?;
         tx.append_audit(&denials).await?;
@@ -1302,6 +1518,7 @@ impl Platform {
     async fn finish(
         &self,
         run: &RunRow,
+        started: i64,
         actor: &Actor,
         integration_id: Id,
         outcome: RunOutcome,
@@ -1327,18 +1544,21 @@ impl Platform {
             })
             .collect();
         let ok = outcome.record.status.is_ok();
+        let ok_end = |writes: u64| RunEnd {
+            id: run.id,
+            attempt: run.attempts,
+            status: "ok".into(),
+            record: record_json(&outcome.record, None, writes).to_string(),
+            output: output_json(&outcome.output),
+            started_time: Some(started),
+            finished_time: time,
+        };
         if ok && outcome.writes.is_empty() && outcome.kv_writes.is_empty() {
-            let record = record_json(&outcome.record, None, 0);
             return self
                 .end(Ending {
-                    run_id: run.id,
-                    attempt: run.attempts,
-                    status: "ok".into(),
-                    record: record.to_string(),
-                    output: output_json(&outcome.output),
+                    end: ok_end(0),
                     usage,
                     denials,
-                    time,
                 })
                 .await;
         }
@@ -1361,17 +1581,7 @@ impl Platform {
                 }
                 tx.insert_usage(&usage).await?;
                 tx.append_audit(&denials).await?;
-                let record = record_json(&outcome.record, None, outcome.writes.len() as u64);
-                let held = tx
-                    .finish_run(
-                        run.id,
-                        run.attempts,
-                        "ok",
-                        &record.to_string(),
-                        output_json(&outcome.output).as_deref(),
-                        time,
-                    )
-                    .await?;
+                let held = tx.finish_run(&ok_end(outcome.writes.len() as u64)).await?;
                 if held {
                     Ok(())
                 } else {
@@ -1394,14 +1604,17 @@ impl Platform {
         };
         let record = record_json(&outcome.record, refusal.as_deref(), 0);
         self.end(Ending {
-            run_id: run.id,
-            attempt: run.attempts,
-            status: status.to_string(),
-            record: record.to_string(),
-            output: None,
+            end: RunEnd {
+                id: run.id,
+                attempt: run.attempts,
+                status: status.to_string(),
+                record: record.to_string(),
+                output: None,
+                started_time: Some(started),
+                finished_time: time,
+            },
             usage,
             denials,
-            time,
         })
         .await
     }

@@ -26,7 +26,7 @@ use std::time::Duration;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{Any, AnyPool, ConnectOptions, Executor, Row};
 
-pub use integrations::{InstallationRecord, PackageRecord, RunRow, RunState, UsageEvent};
+pub use integrations::{InstallationRecord, PackageRecord, RunEnd, RunRow, RunState, UsageEvent};
 pub use log::{AuditEntry, Change, ChangeCursor, ChangeRecord};
 pub use nodes::{Chain, Comment, Node, NodeKind, Position, StoredNode};
 pub use people::{

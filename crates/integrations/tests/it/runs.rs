@@ -464,3 +464,67 @@ async fn runs_ending_together_each_keep_their_own_record_output_and_usage() {
         }
     }
 }
+
+/// Runs are claimed ahead of the execution slots and wait for one in the order they were
+/// claimed. A waiting run's lease is renewed, so a run that waits longer than its lease lasts
+/// is not claimed a second time (by this worker or another): each runs once, one at a time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_claimed_ahead_of_the_slots_start_in_order_and_run_once() {
+    for (name, store) in stores().await {
+        let limits = PlatformLimits {
+            concurrent_runs_max: 1,
+            lease_margin_ms: 0,
+            ..Default::default()
+        };
+        let fixture = Fixture::with_limits(store.clone(), limits).await;
+        // Each run spins until its 300 ms wall-clock limit: the fourth waits about 900 ms,
+        // three times as long as a lease (300 ms, no margin) lasts.
+        let installation = fixture
+            .install(
+                &probe_manifest("1.0.0", "[limits]\nwall_ms_max = 300\n"),
+                probe(),
+            )
+            .await;
+        let mut runs = Vec::new();
+        for _ in 0..4 {
+            let run = fixture
+                .platform
+                .invoke(
+                    &fixture.ada,
+                    installation.record.id,
+                    &json!({"op": "spin"}),
+                    runtime::InvokeSource::Api,
+                )
+                .await
+                .unwrap();
+            runs.push(run.row.id);
+        }
+        let mut previous_end = 0;
+        for (n, run) in runs.into_iter().enumerate() {
+            let view = fixture.finish(&fixture.ada, run).await;
+            assert!(
+                ["timeout", "fuel_exhausted"].contains(&view.status()),
+                "{name}: run {n}: {} ({})",
+                view.status(),
+                message(&view)
+            );
+            assert_eq!(
+                view.row.attempts, 1,
+                "{name}: run {n} was claimed again while it waited"
+            );
+            let started = view.row.started_time.expect("started");
+            assert!(
+                started >= previous_end,
+                "{name}: run {n} started at {started}, before the run ahead of it ended at {previous_end}"
+            );
+            previous_end = view.row.finished_time.expect("finished");
+            eprintln!(
+                "DBG {n} {} {} {} {}",
+                view.status(),
+                started,
+                previous_end,
+                view.row.lease_until
+            );
+        }
+    }
+}
