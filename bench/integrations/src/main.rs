@@ -1,10 +1,12 @@
 //! Event-to-run lag: `INSTALLATIONS` installations of a trivial component subscribed to
 //! `page.properties_updated`, `RATE` page edits per second for `SECONDS` seconds, through the
-//! real platform worker on a file-backed SQLite store. Lag is measured from the change's
-//! commit time in the change log to the run's start (`started_time`), both stored by the server.
+//! real platform worker on a file-backed SQLite store (or PostgreSQL). Lag is measured from the
+//! change's commit time in the change log to the run's start (`started_time`), both stored by the
+//! server.
 //!
-//! `lag COMPONENT.wasm` with env `INSTALLATIONS` (200), `RATE` (50), `SECONDS` (10). Prints a
-//! table and a last line `RESULT key=value ...`.
+//! `lag COMPONENT.wasm` with env `INSTALLATIONS` (200), `RATE` (50), `SECONDS` (10), and
+//! `DATABASE_URL` (a PostgreSQL server to use instead of SQLite). Prints a table and a last line
+//! `RESULT key=value ...`.
 
 use std::time::{Duration, Instant};
 
@@ -45,7 +47,20 @@ async fn main() {
 
     let dir = std::env::temp_dir().join(format!("trellis-lag-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let store = storage_sql::Store::open_data_dir(&dir).await.unwrap();
+    // A file-backed SQLite store by default; a fresh database on the PostgreSQL server at
+    // DATABASE_URL when it is set.
+    let (store, dialect) = match std::env::var("DATABASE_URL") {
+        Ok(base) if !base.is_empty() => {
+            let url = storage_sql::create_postgres_database(&base)
+                .await
+                .expect("create a PostgreSQL database");
+            (storage_sql::Store::open(&url).await.unwrap(), "postgres")
+        }
+        _ => (
+            storage_sql::Store::open_data_dir(&dir).await.unwrap(),
+            "sqlite",
+        ),
+    };
     let workspace = Workspace::new(store).await.unwrap();
     let owner = workspace
         .create_user(NewUser {
@@ -202,7 +217,7 @@ async fn main() {
         "statuses: {statuses:?}; {unstarted} never started; wall time including drain {total_s:.1} s"
     );
     println!(
-        "RESULT installations={installations} rate={rate} edits={edits} runs={} p50_ms={p50} p99_ms={p99} max_ms={max} runs_per_s={:.0}",
+        "RESULT store={dialect} installations={installations} rate={rate} edits={edits} runs={} p50_ms={p50} p99_ms={p99} max_ms={max} runs_per_s={:.0}",
         lags.len(),
         lags.len() as f64 / total_s
     );

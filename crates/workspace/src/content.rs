@@ -790,9 +790,30 @@ impl Workspace {
             let keyword_cursor = keyword_cursor.unwrap_or(progress.keyword_cursor);
             (dirty, keyword_cursor, progress.saved_cursor)
         };
-        let durable = Progress::durable_cursor(&dirty, keyword_cursor);
+        self.commit_chunks(content, &records, dirty, Some(keyword_cursor), saved_cursor)
+            .await
+    }
+
+    /// Stores the objects' chunks and, in the same transaction, the cursor that `dirty` and
+    /// the keyword cursor make durable (when it moved past `saved_cursor`); then makes `dirty`
+    /// (and `keyword_cursor`, when given) the indexer's progress.
+    async fn commit_chunks(
+        &self,
+        content: &ContentSearch,
+        records: &[(Id, Vec<StoredChunk>)],
+        dirty: HashMap<Id, ChangeCursor>,
+        keyword_cursor: Option<ChangeCursor>,
+        saved_cursor: ChangeCursor,
+    ) -> Result<()> {
+        let durable = Progress::durable_cursor(
+            &dirty,
+            match keyword_cursor {
+                Some(cursor) => cursor,
+                None => lock(&content.progress)?.keyword_cursor,
+            },
+        );
         let mut tx = self.store.write().await?;
-        for (object_id, rows) in &records {
+        for (object_id, rows) in records {
             tx.replace_chunks(*object_id, rows).await?;
         }
         if durable > saved_cursor {
@@ -802,7 +823,9 @@ impl Workspace {
         tx.commit().await?;
         let mut progress = lock(&content.progress)?;
         progress.dirty = dirty;
-        progress.keyword_cursor = keyword_cursor;
+        if let Some(cursor) = keyword_cursor {
+            progress.keyword_cursor = cursor;
+        }
         progress.saved_cursor = progress.saved_cursor.max(durable);
         Ok(())
     }
@@ -887,19 +910,8 @@ impl Workspace {
             }
             (dirty, progress.saved_cursor)
         };
-        let durable = Progress::durable_cursor(&dirty, lock(&content.progress)?.keyword_cursor);
-        let mut tx = self.store.write().await?;
-        for (object_id, rows) in &updated {
-            tx.replace_chunks(*object_id, rows).await?;
-        }
-        if durable > saved_cursor {
-            tx.save_cursor(INDEXER_CONSUMER, durable, document::time::now_ms())
-                .await?;
-        }
-        tx.commit().await?;
-        let mut progress = lock(&content.progress)?;
-        progress.dirty = dirty;
-        progress.saved_cursor = progress.saved_cursor.max(durable);
+        self.commit_chunks(content, &updated, dirty, None, saved_cursor)
+            .await?;
         Ok(inserts.len())
     }
 

@@ -473,12 +473,14 @@ async fn runs_claimed_ahead_of_the_slots_start_in_order_and_run_once() {
     for (name, store) in stores().await {
         let limits = PlatformLimits {
             concurrent_runs_max: 1,
-            lease_margin_ms: 0,
+            lease_margin_ms: 1_000,
             ..Default::default()
         };
         let fixture = Fixture::with_limits(store.clone(), limits).await;
-        // Each run spins until its 300 ms wall-clock limit: the fourth waits about 900 ms,
-        // three times as long as a lease (300 ms, no margin) lasts.
+        // Each run spins until its fuel or its 300 ms wall-clock limit ends it (200-300 ms),
+        // one at a time: the eighth waits about 1.5-2 s, longer than a lease (300 ms plus a
+        // 1 s margin) lasts. The margin leaves a run that executes time to end on a busy
+        // machine.
         let installation = fixture
             .install(
                 &probe_manifest("1.0.0", "[limits]\nwall_ms_max = 300\n"),
@@ -486,7 +488,7 @@ async fn runs_claimed_ahead_of_the_slots_start_in_order_and_run_once() {
             )
             .await;
         let mut runs = Vec::new();
-        for _ in 0..4 {
+        for _ in 0..8 {
             let run = fixture
                 .platform
                 .invoke(
