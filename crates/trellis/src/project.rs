@@ -164,16 +164,17 @@ const WORLD_NAME: &str = "trellis:integration/integration";
 /// The npm package that turns JavaScript into a component (StarlingMonkey inside).
 const COMPONENTIZE_JS: &str = "@bytecodealliance/componentize-js";
 /// Runs `componentize()` (the `jco componentize` CLI fails on some machines with "os error 44").
-/// Every WASI feature it can drop is disabled: the component imports only Trellis's interfaces.
-/// Arguments: source file, WIT folder, world, output file.
+/// Every WASI feature it can drop is disabled, so the component imports only Trellis's
+/// interfaces, except `http` when the manifest declares egress: that feature implements `fetch`
+/// over `wasi:http/outgoing-handler` (and the `wasi:io` streams it uses).
+/// Arguments: source file, WIT folder, world, output file, `http` or `no-http`.
 const COMPONENTIZE_SCRIPT: &str = r#"
 import { writeFile } from 'node:fs/promises';
 import { componentize } from '@bytecodealliance/componentize-js';
-const [sourcePath, witPath, worldName, outPath] = process.argv.slice(1);
-const { component } = await componentize({
-  sourcePath, witPath, worldName,
-  disableFeatures: ['stdio', 'random', 'clocks', 'http', 'fetch-event'],
-});
+const [sourcePath, witPath, worldName, outPath, http] = process.argv.slice(1);
+const disableFeatures = ['stdio', 'random', 'clocks', 'fetch-event'];
+if (http !== 'http') disableFeatures.push('http');
+const { component } = await componentize({ sourcePath, witPath, worldName, disableFeatures });
 await writeFile(outPath, component);
 "#;
 
@@ -276,6 +277,11 @@ fn build_javascript(project: &Project) -> Result<Component> {
         .arg(&wit_dir)
         .arg(WORLD_NAME)
         .arg(&path)
+        .arg(if imports.contains(&"http") {
+            "http"
+        } else {
+            "no-http"
+        })
         .current_dir(&dir)
         .status()
         .context("running node (install Node.js 18 or newer)");

@@ -50,11 +50,16 @@ fn compiled_dir(language: &str) -> PathBuf {
 /// A runtime that keeps compiled components on disk, so that a guest compiles once per machine
 /// rather than once per test process.
 pub fn runtime(language: &str) -> Runtime {
-    Runtime::new(RuntimeConfig {
+    Runtime::new(runtime_config(language)).expect("runtime")
+}
+
+/// What [`runtime`] is made with, for tests that need a runtime of their own sharing its disk
+/// cache.
+pub fn runtime_config(language: &str) -> RuntimeConfig {
+    RuntimeConfig {
         cache_dir: Some(compiled_dir(language)),
         ..test_config()
-    })
-    .expect("runtime")
+    }
 }
 
 /// Builds guest `name` unless its component is newer than `sources`, then loads it with
