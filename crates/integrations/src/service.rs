@@ -1358,6 +1358,9 @@ impl Platform {
                 };
                 claimed.lease_until = waited.lease_until;
                 let runner = platform.clone();
+                // The task's handle goes in before the task can remove it: the task's last step
+                // waits for this lock.
+                let mut running = platform.inner.running.lock().expect("running lock");
                 let task = tokio::spawn(async move {
                     let (_hold, _permit) = (hold, permit);
                     if let Err(error) = runner.execute(claimed, actor, event).await {
@@ -1370,12 +1373,7 @@ impl Platform {
                         .expect("running lock")
                         .remove(&run_id);
                 });
-                platform
-                    .inner
-                    .running
-                    .lock()
-                    .expect("running lock")
-                    .insert(run_id, task.abort_handle());
+                running.insert(run_id, task.abort_handle());
             }
         });
         Ok(())
