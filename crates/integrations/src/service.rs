@@ -156,7 +156,7 @@ struct Claimed {
     run: RunRow,
     /// The claim's lease, in ms since the epoch.
     lease_until: i64,
-    installation: InstallationRecord,
+    installation: Arc<InstallationRecord>,
     manifest: Arc<Manifest>,
     config: Arc<InstallConfig>,
     bot_user_id: Id,
@@ -1068,11 +1068,11 @@ impl Platform {
             tx.commit().await?;
             return Ok(0);
         }
-        let installations: HashMap<Id, InstallationRecord> = tx
+        let installations: HashMap<Id, Arc<InstallationRecord>> = tx
             .list_installations(true)
             .await?
             .into_iter()
-            .map(|record| (record.id, record))
+            .map(|record| (record.id, Arc::new(record)))
             .collect();
         let mut running: HashMap<Id, i64> = tx.running_counts(now).await?.into_iter().collect();
         let counts = tx
@@ -1489,7 +1489,7 @@ impl Platform {
 
     async fn commit_endings(&self, endings: &[&Ending]) -> Result<()> {
         let mut tx = self.inner.workspace.store().write().await?;
-        let ends: Vec<RunEnd> = endings.iter().map(|ending| ending.end.clone()).collect();
+        let ends: Vec<&RunEnd> = endings.iter().map(|ending| &ending.end).collect();
         // Only the attempt that holds the run ends it; a canceled or taken-over run keeps
         // what its holder wrote, and its usage and denials are not counted twice.
         let ended: std::collections::HashSet<Id> =

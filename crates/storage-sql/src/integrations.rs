@@ -589,16 +589,13 @@ impl Tx {
     /// Ends the attempt that holds the run. `false` (and nothing written) when the run is no
     /// longer held by this attempt: it was canceled or its lease was taken over.
     pub async fn finish_run(&mut self, end: &RunEnd) -> Result<bool> {
-        Ok(!self
-            .finish_runs(std::slice::from_ref(end))
-            .await?
-            .is_empty())
+        Ok(!self.finish_runs(&[end]).await?.is_empty())
     }
 
     /// Ends many runs, [`RUN_ENDS_PER_STATEMENT_MAX`] to a statement; returns the ids of those
     /// it ended. A run no longer held by the attempt named in its end (canceled, or its lease
     /// taken over) is left as it is and left out.
-    pub async fn finish_runs(&mut self, ends: &[RunEnd]) -> Result<Vec<Id>> {
+    pub async fn finish_runs(&mut self, ends: &[&RunEnd]) -> Result<Vec<Id>> {
         let mut ended = Vec::with_capacity(ends.len());
         for batch in ends.chunks(RUN_ENDS_PER_STATEMENT_MAX) {
             // One UPDATE joined to a VALUES list: SQLite (3.33+) and PostgreSQL both take

@@ -204,6 +204,25 @@ pub fn services_with(workspace: Arc<FakeWorkspace>) -> Services {
     }
 }
 
+/// The run's only outbound attempt, asserted refused as not an approved origin (never sent) and
+/// audited as an `http.send` denial.
+pub fn refused_as_unapproved(outcome: &runtime::RunOutcome) -> &runtime::OutboundRequest {
+    let [attempt] = outcome.record.outbound_requests.as_slice() else {
+        panic!("{:?}", outcome.record.outbound_requests);
+    };
+    assert!(!attempt.allowed, "{attempt:?}");
+    assert_eq!(attempt.status, None, "{attempt:?}");
+    assert!(
+        attempt
+            .refusal
+            .as_deref()
+            .is_some_and(|reason| reason.contains("not an approved origin")),
+        "{attempt:?}"
+    );
+    assert_eq!(outcome.record.denials[0].operation, "http.send");
+    attempt
+}
+
 /// The guest's error message; fails the test for any other status.
 pub fn guest_error(outcome: &runtime::RunOutcome) -> &str {
     match &outcome.record.status {
