@@ -53,6 +53,11 @@ async fn search_status(State(state): State<AppState>, headers: HeaderMap) -> Api
         "vector_memory_bytes": status.stats.vector_memory_bytes,
         "disk_bytes": status.stats.disk_bytes,
         "pending_events": status.pending_events,
+        "objects_awaiting_vectors": status.objects_awaiting_vectors,
+        "provisional_vectors": status.stats.provisional_vectors,
+        "provisional_passages_added": status.provisional_passages,
+        "superseded_vectors_kept": status.superseded_vectors_kept,
+        "superseded_vectors_discarded": status.superseded_vectors_discarded,
         "opened": status.opened,
     }))
     .into_response())
@@ -105,6 +110,7 @@ async fn search_chunks(
                 "heading_path": hit.heading_path,
                 "text": hit.text,
                 "highlight": crate::routes::highlight_json(&hit.highlight),
+                "provisional_passage": hit.provisional_passage,
             })
         })
         .collect();

@@ -13,7 +13,8 @@
 //! (BM25, and the object that owns it) goes in as soon as it changes, and its vector follows when
 //! the model has embedded it ([`IndexedChunk::vector`] `None` until then). A chunk whose text
 //! changed loses its old vector at once, so a semantic search never serves the vector of text
-//! the chunk no longer has.
+//! the chunk no longer has. Until the new vector lands the chunk may be found by provisional
+//! vectors of passages of its current text (see [`crate::provisional`]), kept in memory only.
 //!
 //! Crash safety: a batch is appended to `vectors.log` and fsync'd before it is applied in memory,
 //! and tantivy commits durably, all *before* the caller commits the same chunks (and vectors) and
@@ -36,6 +37,7 @@ use vector_index::{
 };
 
 use crate::keyword::{Highlight, KeywordIndex};
+use crate::provisional::Provisional;
 use crate::{Error, Result};
 
 /// Format of the directory layout and `meta.json`.
@@ -117,13 +119,19 @@ pub struct IndexStats {
     /// Bytes of index files on disk (0 in memory).
     pub disk_bytes: u64,
     pub keyword_documents: u64,
+    /// Provisional vectors held for chunks waiting for their full vectors (in memory).
+    pub provisional_vectors: usize,
 }
 
 /// A vector or keyword hit: the chunk and its score (cosine similarity, or BM25).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ChunkScore {
     pub chunk_id: u64,
     pub score: f32,
+    /// For a semantic hit on a provisional vector: the passage of the chunk's current text
+    /// that vector was embedded from. `None` for a hit on the chunk's full vector, and for
+    /// keyword and fused hits.
+    pub provisional: Option<Arc<str>>,
 }
 
 #[derive(Default)]
@@ -133,6 +141,17 @@ struct Owners {
 }
 
 impl Owners {
+    /// The chunks `update`'s object owns now that the update no longer lists.
+    fn dropped_by<'a>(&'a self, update: &'a ObjectUpdate) -> impl Iterator<Item = u64> + 'a {
+        let kept: HashSet<u64> = update.chunks.iter().map(|c| c.chunk_id).collect();
+        self.chunks_of
+            .get(&update.object_id)
+            .into_iter()
+            .flatten()
+            .copied()
+            .filter(move |id| !kept.contains(id))
+    }
+
     fn set(&mut self, object_id: Id, chunks: Vec<u64>) {
         if let Some(old) = self.chunks_of.remove(&object_id) {
             for id in old {
@@ -159,6 +178,8 @@ pub struct ContentIndex {
     log: Mutex<Option<(File, u64)>>,
     keyword: KeywordIndex,
     owners: RwLock<Owners>,
+    /// Vectors of passages of chunks whose text changed and whose full vector has not landed.
+    provisional: Mutex<Provisional>,
 }
 
 fn vector_config(dimensions: usize) -> IndexConfig {
@@ -218,6 +239,7 @@ impl ContentIndex {
                 log: Mutex::new(None),
                 keyword: KeywordIndex::open(None)?,
                 owners: RwLock::new(Owners::default()),
+                provisional: Mutex::new(Provisional::new()),
             };
             return Ok((index, Some(RebuildReason::New)));
         };
@@ -365,6 +387,7 @@ impl ContentIndex {
             log: Mutex::new(Some((log, log_len))),
             keyword,
             owners: RwLock::new(Owners::default()),
+            provisional: Mutex::new(Provisional::new()),
         };
         Ok((index, reason))
     }
@@ -426,7 +449,41 @@ impl ContentIndex {
             }
         }
         drop(owners);
-        self.write_ops(&ops)
+        self.write_ops(&ops)?;
+        let mut provisional = self.provisional.lock().map_err(|_| Error::Poisoned)?;
+        for op in &ops {
+            if let Op::Insert { id, .. } = op {
+                provisional.remove(*id);
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds a provisional vector of `passage` (a passage of the chunk's current indexed text)
+    /// for a chunk that waits for its full vector; entries of the chunk with a sequence number
+    /// at or below `covers_through` go. Skipped (returning false) when no object owns the chunk,
+    /// the chunk already has its full vector, or the provisional set is full.
+    pub fn add_provisional(
+        &self,
+        chunk_id: u64,
+        seq: u64,
+        covers_through: Option<u64>,
+        passage: Arc<str>,
+        vector: Vec<f32>,
+    ) -> Result<bool> {
+        if vector.len() != self.dimensions {
+            return Err(Error::DimensionMismatch {
+                expected: self.dimensions,
+                got: vector.len(),
+            });
+        }
+        let owners = self.owners.read().map_err(|_| Error::Poisoned)?;
+        let vectors = self.vectors.read().map_err(|_| Error::Poisoned)?;
+        if !owners.object_of.contains_key(&chunk_id) || vectors.contains(chunk_id) {
+            return Ok(false);
+        }
+        let mut provisional = self.provisional.lock().map_err(|_| Error::Poisoned)?;
+        Ok(provisional.add(chunk_id, seq, covers_through, passage, vector))
     }
 
     /// Pairs each hit with the object owning its chunk, in order; hits whose chunk has no
@@ -460,15 +517,9 @@ impl ContentIndex {
             let owners = self.owners.read().map_err(|_| Error::Poisoned)?;
             let vectors = self.vectors.read().map_err(|_| Error::Poisoned)?;
             for update in updates {
-                let new_ids: HashSet<u64> = update.chunks.iter().map(|c| c.chunk_id).collect();
-                for old in owners
-                    .chunks_of
-                    .get(&update.object_id)
-                    .into_iter()
-                    .flatten()
-                {
-                    if !new_ids.contains(old) && vectors.contains(*old) {
-                        ops.push(Op::Delete { id: *old });
+                for old in owners.dropped_by(update) {
+                    if vectors.contains(old) {
+                        ops.push(Op::Delete { id: old });
                     }
                 }
                 for chunk in &update.chunks {
@@ -515,7 +566,17 @@ impl ContentIndex {
             .collect();
         self.keyword.replace(&keyword)?;
         let mut owners = self.owners.write().map_err(|_| Error::Poisoned)?;
+        let mut provisional = self.provisional.lock().map_err(|_| Error::Poisoned)?;
         for update in updates {
+            for old in owners.dropped_by(update) {
+                provisional.remove(old);
+            }
+            for chunk in &update.chunks {
+                match chunk.vector {
+                    Some(_) => provisional.remove(chunk.chunk_id),
+                    None => provisional.retain_passages(chunk.chunk_id, &chunk.text),
+                }
+            }
             owners.set(
                 update.object_id,
                 update.chunks.iter().map(|c| c.chunk_id).collect(),
@@ -603,10 +664,15 @@ impl ContentIndex {
         drop(log);
         self.keyword.clear()?;
         *self.owners.write().map_err(|_| Error::Poisoned)? = Owners::default();
+        self.provisional
+            .lock()
+            .map_err(|_| Error::Poisoned)?
+            .clear();
         Ok(())
     }
 
-    /// The `k` chunks nearest to `query` among `allowed`, most similar first.
+    /// The `k` chunks nearest to `query` among `allowed`, most similar first: by each chunk's
+    /// full vector, or, for a chunk waiting for it, its best provisional vector.
     pub fn semantic(
         &self,
         query: &[f32],
@@ -616,6 +682,7 @@ impl ContentIndex {
         if k == 0 || allowed.is_empty() {
             return Ok(Vec::new());
         }
+        let allowed_ids = allowed;
         let allowed = AllowedSet::new(allowed.iter().copied());
         let vectors = self.vectors.read().map_err(|_| Error::Poisoned)?;
         let k = k.min(vector_index::RESULTS_MAX);
@@ -628,14 +695,44 @@ impl ContentIndex {
                 ..SearchOptions::default()
             },
         )?;
-        Ok(result
+        drop(vectors);
+        let mut hits: Vec<ChunkScore> = result
             .hits
             .iter()
             .map(|hit| ChunkScore {
                 chunk_id: hit.id,
                 score: 1.0 - hit.distance,
+                provisional: None,
             })
-            .collect())
+            .collect();
+        let provisional = self
+            .provisional
+            .lock()
+            .map_err(|_| Error::Poisoned)?
+            .search(query, k, allowed_ids);
+        if provisional.is_empty() {
+            return Ok(hits);
+        }
+        // A chunk has a full vector or provisional ones, but a full vector may land between the
+        // two lookups: keep each chunk once, at its best score.
+        let full: HashSet<u64> = hits.iter().map(|h| h.chunk_id).collect();
+        hits.extend(
+            provisional
+                .into_iter()
+                .filter(|p| !full.contains(&p.chunk_id))
+                .map(|p| ChunkScore {
+                    chunk_id: p.chunk_id,
+                    score: p.score,
+                    provisional: Some(p.passage),
+                }),
+        );
+        hits.sort_by(|a, b| {
+            b.score
+                .total_cmp(&a.score)
+                .then_with(|| a.chunk_id.cmp(&b.chunk_id))
+        });
+        hits.truncate(k);
+        Ok(hits)
     }
 
     /// The best `k` chunks for `query` by BM25 among `allowed`, best first.
@@ -652,7 +749,11 @@ impl ContentIndex {
             .keyword
             .search(query, k, Some(allowed))?
             .into_iter()
-            .map(|(chunk_id, score)| ChunkScore { chunk_id, score })
+            .map(|(chunk_id, score)| ChunkScore {
+                chunk_id,
+                score,
+                provisional: None,
+            })
             .collect())
     }
 
@@ -670,6 +771,7 @@ impl ContentIndex {
             vector_memory_bytes: vectors.stats().memory.total_bytes(),
             disk_bytes: self.dir.as_deref().map(dir_bytes).unwrap_or(0),
             keyword_documents: self.keyword.len(),
+            provisional_vectors: self.provisional.lock().map_err(|_| Error::Poisoned)?.len(),
         })
     }
 }
@@ -687,7 +789,11 @@ pub fn reciprocal_rank_fusion(lists: &[&[ChunkScore]]) -> Vec<ChunkScore> {
     }
     let mut out: Vec<ChunkScore> = fused
         .into_iter()
-        .map(|(chunk_id, score)| ChunkScore { chunk_id, score })
+        .map(|(chunk_id, score)| ChunkScore {
+            chunk_id,
+            score,
+            provisional: None,
+        })
         .collect();
     out.sort_by(|a, b| {
         b.score

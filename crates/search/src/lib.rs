@@ -8,12 +8,15 @@
 //! - [`index`]: one workspace's [`ContentIndex`]: our HNSW (`vector-index`) over chunk
 //!   embeddings, tantivy BM25 over chunk text, reciprocal-rank fusion, and crash-safe files.
 //! - [`keyword`]: the tantivy side, with highlighted snippets.
+//! - [`provisional`]: in-memory vectors of passages of just-edited chunks, so an edit is found by
+//!   meaning before the model has re-embedded the whole chunk (pure).
 
 pub mod chunk;
 mod error;
 pub mod index;
 pub mod keyword;
 pub mod mirror;
+pub mod provisional;
 
 pub use chunk::{Chunk, ObjectText, chunk_id, chunk_object};
 pub use error::{Error, Result};
@@ -23,3 +26,4 @@ pub use index::{
 };
 pub use keyword::Highlight;
 pub use mirror::{AccessMirror, MirrorNode};
+pub use provisional::{Provisional, ProvisionalHit, changed_passage, contains_passage};

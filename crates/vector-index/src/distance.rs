@@ -133,9 +133,9 @@ fn kernel4<T: Copy>(query: &[f32], rows: [&[T]; 4], step: impl Step<T>) -> [f32;
     sums
 }
 
-/// The inner product of two equally long vectors.
+/// The inner product of two equally long vectors (the cosine similarity of unit vectors).
 #[inline]
-pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     kernel(a, b, dot_step)
 }
 

@@ -23,7 +23,7 @@ mod slot_map;
 mod snapshot;
 mod store;
 
-pub use distance::Metric;
+pub use distance::{Metric, dot};
 pub use error::{Error, Result};
 pub use filter::{AllowedSet, Filter, Strategy, StrategyChoice};
 pub use index::{

@@ -20,6 +20,7 @@
 //! returned, even before the indexer has seen the change).
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use access::{Actor, Capabilities, IntegrationActor, Operation, UserInformation};
@@ -58,6 +59,11 @@ pub const VECTOR_WAIT_POLL_MS: u64 = 20;
 /// about once a second and ~200-token chunks, a round of 8 was re-edited under its feet often
 /// enough to starve hot pages (bench/search); a round of 2 takes a tenth of a second or so.
 pub const VECTOR_ROUND_CHUNKS: usize = 2;
+/// Changed passages queued for provisional vectors, at most; beyond this (a bulk load) the
+/// oldest are dropped and their chunks wait for their full vectors.
+pub const PASSAGES_QUEUED_MAX: usize = 512;
+/// Changed passages one vector round embeds, at most, before its full chunks.
+pub const PASSAGES_PER_ROUND_MAX: usize = 64;
 /// Chunks per round when more than [`VECTOR_ROUND_BULK_OBJECTS`] objects wait (a bulk load or a
 /// backlog), where larger forward passes embed faster.
 pub const VECTOR_ROUND_BULK_CHUNKS: usize = 16;
@@ -139,6 +145,9 @@ pub struct ChunkHit {
     pub highlight: HighlightView,
     /// The ranking score (cosine similarity, BM25, or fused RRF, by mode).
     pub score: f32,
+    /// For a semantic hit on a chunk edited moments ago whose new text the model has not
+    /// embedded whole yet: the passage of its text whose provisional vector matched.
+    pub provisional_passage: Option<String>,
 }
 
 /// What one indexer pass did.
@@ -167,6 +176,7 @@ pub struct ContentSearch {
     progress: Mutex<Progress>,
     /// How the index files were found at start: `clean`, or why they were rebuilt.
     opened: String,
+    counters: VectorCounters,
 }
 
 /// How far each indexing stage has come.
@@ -180,6 +190,35 @@ struct Progress {
     dirty: HashMap<Id, ChangeCursor>,
     /// The vector round in flight, returning how many chunks it embedded.
     round: Option<tokio::task::JoinHandle<Result<usize>>>,
+    /// Changed passages of chunks waiting for full vectors, to embed first in the next round
+    /// (their provisional vectors make an edit findable by meaning within a round).
+    passages: Vec<PendingPassage>,
+    /// The next sequence number of a provisional vector (see `search::provisional`).
+    next_seq: u64,
+}
+
+/// A changed passage waiting for its provisional vector.
+struct PendingPassage {
+    object_id: Id,
+    chunk_id: u64,
+    seq: u64,
+    /// Words of the chunk's text.
+    passage: Arc<str>,
+    /// What is embedded: the heading path, then the passage.
+    text: String,
+}
+
+/// Counters of the vector stage since the server started.
+#[derive(Debug, Default)]
+struct VectorCounters {
+    /// Provisional vectors of changed passages added.
+    passages: std::sync::atomic::AtomicU64,
+    /// Full-chunk vectors whose chunk changed while the model embedded it, kept as provisional
+    /// vectors (their text was still a passage of the chunk's).
+    kept_provisional: std::sync::atomic::AtomicU64,
+    /// Full-chunk vectors thrown away: the chunk changed under them and their text is no
+    /// longer part of it.
+    discarded: std::sync::atomic::AtomicU64,
 }
 
 impl Progress {
@@ -189,6 +228,8 @@ impl Progress {
             saved_cursor: cursor,
             dirty: HashMap::new(),
             round: None,
+            passages: Vec::new(),
+            next_seq: 0,
         }
     }
 
@@ -215,6 +256,14 @@ pub struct ContentStatus {
     pub objects_awaiting_vectors: usize,
     /// `clean`, or why the index files were rebuilt when the server started.
     pub opened: String,
+    /// Since the server started: provisional vectors of changed passages added.
+    pub provisional_passages: u64,
+    /// Since the server started: full-chunk vectors of a version the chunk had moments before,
+    /// kept as provisional vectors because it changed while the model embedded it.
+    pub superseded_vectors_kept: u64,
+    /// Since the server started: full-chunk vectors thrown away because the chunk changed while
+    /// the model embedded it and the embedded text is no longer part of it.
+    pub superseded_vectors_discarded: u64,
 }
 
 /// Pending events are counted up to this many.
@@ -323,6 +372,7 @@ impl Workspace {
                 None => "clean".to_string(),
                 Some(reason) => format!("rebuilt: {reason}"),
             },
+            counters: VectorCounters::default(),
         });
         self.content = Some(content);
         match reason {
@@ -372,6 +422,9 @@ impl Workspace {
             pending_events: pending,
             objects_awaiting_vectors: lock(&content.progress)?.dirty.len(),
             opened: content.opened.clone(),
+            provisional_passages: content.counters.passages.load(Ordering::Relaxed),
+            superseded_vectors_kept: content.counters.kept_provisional.load(Ordering::Relaxed),
+            superseded_vectors_discarded: content.counters.discarded.load(Ordering::Relaxed),
         })
     }
 
@@ -518,7 +571,7 @@ impl Workspace {
             after = Some(*last);
             {
                 let _guard = content.indexing.lock().await;
-                self.index_text(&batch, start_cursor, None).await?;
+                self.index_text(&batch, start_cursor, None, false).await?;
             }
             while !lock(&content.progress)?.dirty.is_empty() {
                 pass.chunks_embedded += self.vector_round(embedding::TEXTS_PER_BATCH_MAX).await?;
@@ -688,7 +741,8 @@ impl Workspace {
                 }
             }
         }
-        self.index_text(&objects, cursor, Some(new_cursor)).await?;
+        self.index_text(&objects, cursor, Some(new_cursor), true)
+            .await?;
         Ok(IndexPass {
             events: changes.len(),
             objects: objects.len(),
@@ -701,12 +755,15 @@ impl Workspace {
     /// the dirty set (`since`: the cursor before the events that touched it). Index files first
     /// (durable), then the chunks to the store, with the durable cursor when it moved
     /// (`keyword_cursor`: where the keyword stage now is, when these are change-log events).
-    /// The caller holds `indexing`.
+    /// With `provisional` (edits, not a bulk reindex), a changed chunk keeps its old vector as a
+    /// provisional one while its old text is still part of it, and its changed passage is queued
+    /// for a provisional vector of its own. The caller holds `indexing`.
     async fn index_text(
         &self,
         ids: &[Id],
         since: ChangeCursor,
         keyword_cursor: Option<ChangeCursor>,
+        provisional: bool,
     ) -> Result<()> {
         let content = self.content()?;
         let model_id = content.embedder.model_id().to_string();
@@ -727,7 +784,12 @@ impl Workspace {
 
         // A stored vector is reused when its text hash and model match.
         let mut records: Vec<(Id, Vec<StoredChunk>)> = Vec::with_capacity(planned.len());
+        // Old vectors to keep as provisional ones, and changed passages to embed.
+        let mut kept: Vec<(u64, Arc<str>, Vec<f32>)> = Vec::new();
+        let mut passages: Vec<(Id, u64, Arc<str>, String)> = Vec::new();
         for (object_id, text, stored) in planned {
+            let previous: HashMap<i64, &StoredChunk> =
+                stored.iter().map(|c| (c.chunk_id, c)).collect();
             let reusable: HashMap<&str, &Vec<f32>> = stored
                 .iter()
                 .filter(|c| c.model_id == model_id && !c.vector.is_empty())
@@ -757,7 +819,31 @@ impl Workspace {
                         vector,
                     }
                 })
-                .collect();
+                .collect::<Vec<StoredChunk>>();
+            if provisional {
+                for row in rows.iter().filter(|row| row.vector.is_empty()) {
+                    let old = previous.get(&row.chunk_id).copied();
+                    let new_text = indexed_text(row);
+                    if let Some(old) = old
+                        && !old.vector.is_empty()
+                        && old.model_id == model_id
+                        && old.heading_path == row.heading_path
+                        && search::contains_passage(&new_text, &old.text)
+                    {
+                        kept.push((
+                            row.chunk_id as u64,
+                            Arc::from(old.text.as_str()),
+                            old.vector.clone(),
+                        ));
+                    }
+                    if let Some(passage) =
+                        search::changed_passage(old.map(|o| o.text.as_str()), &row.text)
+                    {
+                        let text = passage_text(row, &passage);
+                        passages.push((object_id, row.chunk_id as u64, Arc::from(passage), text));
+                    }
+                }
+            }
             records.push((object_id, rows));
         }
 
@@ -791,7 +877,92 @@ impl Workspace {
             (dirty, keyword_cursor, progress.saved_cursor)
         };
         self.commit_chunks(content, &records, dirty, Some(keyword_cursor), saved_cursor)
+            .await?;
+        // The chunks are in the store: a vector round that reads them from here on sees these
+        // texts, so sequence numbers handed out now are covered by what it embeds.
+        let mut progress = lock(&content.progress)?;
+        for (chunk_id, passage, vector) in kept {
+            let seq = progress.next_seq;
+            progress.next_seq += 1;
+            content
+                .index
+                .add_provisional(chunk_id, seq, None, passage, vector)
+                .map_err(search_error)?;
+        }
+        for (object_id, chunk_id, passage, text) in passages {
+            let seq = progress.next_seq;
+            progress.next_seq += 1;
+            progress.passages.push(PendingPassage {
+                object_id,
+                chunk_id,
+                seq,
+                passage,
+                text,
+            });
+        }
+        let excess = progress.passages.len().saturating_sub(PASSAGES_QUEUED_MAX);
+        progress.passages.drain(..excess);
+        Ok(())
+    }
+
+    /// Embeds the queued changed passages of chunks still waiting for their full vectors and
+    /// adds them as provisional vectors, where the passage is still part of the chunk's text.
+    /// Returns the vectors it embedded, by embedded text: a passage that is a whole (short)
+    /// chunk is that chunk's full vector too, so the vector round reuses it.
+    async fn passage_round(&self) -> Result<HashMap<String, Vec<f32>>> {
+        let content = self.content()?;
+        let queued: Vec<PendingPassage> = {
+            let mut progress = lock(&content.progress)?;
+            let take = progress.passages.len().min(PASSAGES_PER_ROUND_MAX);
+            let taken: Vec<PendingPassage> = progress.passages.drain(..take).collect();
+            taken
+                .into_iter()
+                .filter(|p| progress.dirty.contains_key(&p.object_id))
+                .collect()
+        };
+        if queued.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let vectors = content
+            .embedder
+            .embed(queued.iter().map(|p| p.text.clone()).collect())
             .await
+            .map_err(embedding_error)?;
+        let _guard = content.indexing.lock().await;
+        let ids: Vec<i64> = queued.iter().map(|p| p.chunk_id as i64).collect();
+        let mut tx = self.store.read().await?;
+        let current: HashMap<i64, StoredChunk> = tx
+            .chunks_by_id(&ids)
+            .await?
+            .into_iter()
+            .map(|c| (c.chunk_id, c))
+            .collect();
+        tx.commit().await?;
+        let mut added = 0;
+        let mut embedded = HashMap::new();
+        for (pending, vector) in queued.into_iter().zip(vectors) {
+            if let Some(row) = current.get(&(pending.chunk_id as i64))
+                && search::contains_passage(&indexed_text(row), &pending.passage)
+                && content
+                    .index
+                    .add_provisional(
+                        pending.chunk_id,
+                        pending.seq,
+                        None,
+                        pending.passage,
+                        vector.clone(),
+                    )
+                    .map_err(search_error)?
+            {
+                added += 1;
+            }
+            embedded.insert(pending.text, vector);
+        }
+        content
+            .counters
+            .passages
+            .fetch_add(added as u64, Ordering::Relaxed);
+        Ok(embedded)
     }
 
     /// Stores the objects' chunks and, in the same transaction, the cursor that `dirty` and
@@ -837,14 +1008,26 @@ impl Workspace {
     /// chunks it embedded.
     async fn vector_round(&self, chunks_max: usize) -> Result<usize> {
         let content = self.content()?;
-        let mut objects: Vec<(ChangeCursor, Id)> = lock(&content.progress)?
-            .dirty
-            .iter()
-            .map(|(object_id, since)| (*since, *object_id))
-            .collect();
+        let passages = self.passage_round().await?;
+        let (mut objects, seq_now): (Vec<(ChangeCursor, Id)>, u64) = {
+            let progress = lock(&content.progress)?;
+            (
+                progress
+                    .dirty
+                    .iter()
+                    .map(|(object_id, since)| (*since, *object_id))
+                    .collect(),
+                progress.next_seq,
+            )
+        };
+        // Every provisional vector numbered below `seq_now` is of text committed before the
+        // read below, so this round's text of a chunk holds its passage.
+        let covers_through = seq_now.checked_sub(1);
         objects.sort_unstable();
         // Texts to embed by text hash: a hash names the embedded text exactly.
         let mut texts: HashMap<String, String> = HashMap::new();
+        // What this round embeds of each chunk: its text hash, heading path and text.
+        let mut versions: HashMap<i64, (String, Vec<String>, String)> = HashMap::new();
         let mut taken = Vec::new();
         let mut tx = self.store.read().await?;
         for (_, object_id) in objects {
@@ -854,12 +1037,25 @@ impl Workspace {
             for chunk in tx.chunks_of(object_id).await? {
                 if chunk.vector.is_empty() && texts.len() < chunks_max {
                     let text = indexed_text(&chunk);
-                    texts.entry(chunk.text_hash).or_insert(text);
+                    texts.entry(chunk.text_hash.clone()).or_insert(text);
+                    versions.insert(
+                        chunk.chunk_id,
+                        (chunk.text_hash, chunk.heading_path, chunk.text),
+                    );
                 }
             }
             taken.push(object_id);
         }
         tx.commit().await?;
+        // A text the passage round just embedded (a whole short chunk) is not embedded again.
+        let mut embedded: HashMap<String, Vec<f32>> = HashMap::new();
+        texts.retain(|hash, text| match passages.get(text.as_str()) {
+            Some(vector) => {
+                embedded.insert(hash.clone(), vector.clone());
+                false
+            }
+            None => true,
+        });
         let (hashes, texts): (Vec<String>, Vec<String>) = texts.into_iter().unzip();
         let mut vectors = Vec::with_capacity(texts.len());
         for batch in texts.chunks(embedding::TEXTS_PER_BATCH_MAX) {
@@ -871,23 +1067,32 @@ impl Workspace {
                     .map_err(embedding_error)?,
             );
         }
-        let embedded: HashMap<String, Vec<f32>> = hashes.into_iter().zip(vectors).collect();
+        embedded.extend(hashes.into_iter().zip(vectors));
 
         let _guard = content.indexing.lock().await;
         let mut tx = self.store.read().await?;
         let mut updated = Vec::new();
         let mut inserts = Vec::new();
         let mut done = Vec::new();
+        // Vectors of a version the chunk had when the round read it, for chunks edited since.
+        let mut superseded = Vec::new();
         for object_id in taken {
             let mut rows = tx.chunks_of(object_id).await?;
             let mut filled = false;
             for row in &mut rows {
-                if row.vector.is_empty()
-                    && let Some(vector) = embedded.get(&row.text_hash)
-                {
+                if !row.vector.is_empty() {
+                    continue;
+                }
+                if let Some(vector) = embedded.get(&row.text_hash) {
                     row.vector = vector.clone();
                     inserts.push((row.chunk_id as u64, vector.clone()));
                     filled = true;
+                } else if let Some((hash, heading_path, text)) = versions.get(&row.chunk_id)
+                    && let Some(vector) = embedded.get(hash)
+                {
+                    let still_part = *heading_path == row.heading_path
+                        && search::contains_passage(&indexed_text(row), text);
+                    superseded.push((row.chunk_id as u64, still_part.then_some((text, vector))));
                 }
             }
             if rows.iter().all(|row| !row.vector.is_empty()) {
@@ -902,6 +1107,25 @@ impl Workspace {
             .index
             .insert_vectors(&inserts)
             .map_err(search_error)?;
+        for (chunk_id, kept) in superseded {
+            let counter = match kept {
+                Some((text, vector)) => {
+                    content
+                        .index
+                        .add_provisional(
+                            chunk_id,
+                            seq_now.saturating_sub(1),
+                            covers_through,
+                            Arc::from(text.as_str()),
+                            vector.clone(),
+                        )
+                        .map_err(search_error)?;
+                    &content.counters.kept_provisional
+                }
+                None => &content.counters.discarded,
+            };
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
         let (dirty, saved_cursor) = {
             let progress = lock(&content.progress)?;
             let mut dirty = progress.dirty.clone();
@@ -1054,6 +1278,7 @@ impl Workspace {
                         text: chunk.text.clone(),
                         highlight,
                         score: hit.score,
+                        provisional_passage: hit.provisional.as_deref().map(str::to_string),
                     })
                 })
                 .collect())
@@ -1165,6 +1390,17 @@ impl Workspace {
             })
             .collect())
     }
+}
+
+/// What is embedded for a changed passage of a chunk: its heading path, then the passage.
+fn passage_text(chunk: &StoredChunk, passage: &str) -> String {
+    search::Chunk {
+        key: chunk.key.clone(),
+        ordinal: chunk.ordinal as usize,
+        heading_path: chunk.heading_path.clone(),
+        text: passage.to_string(),
+    }
+    .indexed_text()
 }
 
 fn indexed_text(chunk: &StoredChunk) -> String {
@@ -1374,9 +1610,10 @@ mod tests {
     }
 
     /// The semantic side of the index for `page`'s chunks, asked directly with the query's
-    /// vector (so that a shut gate does not hold up the query): empty when none of the page's
-    /// chunks has a vector.
-    fn page_vectors_found(workspace: &Workspace, page: Id, word: &str) -> usize {
+    /// vector (so that a shut gate does not hold up the query): how many hits come from full
+    /// vectors (none when none of the page's chunks has one), and the passages of the
+    /// provisional hits.
+    fn page_vectors_found(workspace: &Workspace, page: Id, word: &str) -> (usize, Vec<String>) {
         let content = workspace.content().unwrap();
         let query = HashingEmbedder::new(64)
             .unwrap()
@@ -1388,7 +1625,13 @@ mod tests {
             .index
             .chunks_of_objects(&HashSet::from([page]))
             .unwrap();
-        content.index.semantic(&query, 10, &allowed).unwrap().len()
+        let hits = content.index.semantic(&query, 10, &allowed).unwrap();
+        let full = hits.iter().filter(|hit| hit.provisional.is_none()).count();
+        let provisional = hits
+            .iter()
+            .filter_map(|hit| hit.provisional.as_deref().map(str::to_string))
+            .collect();
+        (full, provisional)
     }
 
     async fn catch_up(workspace: &Workspace) {
@@ -1429,7 +1672,10 @@ mod tests {
             .await
             .unwrap();
         catch_up(&workspace).await;
-        assert_eq!(page_vectors_found(&workspace, page, "lighthouse"), 1);
+        assert_eq!(
+            page_vectors_found(&workspace, page, "lighthouse"),
+            (1, Vec::new())
+        );
 
         // The model is held back; three edits follow one another.
         fixture.gate.send_replace(false);
@@ -1444,10 +1690,14 @@ mod tests {
             assert_eq!(hits.len(), 1, "{word} by keyword at once");
             assert_eq!(hits[0].object_id, page);
         }
+        // The vector of the old text is not served as the new text's: only as a provisional
+        // vector of the old text, which is still all part of the chunk.
         assert_eq!(
             page_vectors_found(&workspace, page, "xylographer"),
-            0,
-            "the vector of the old text is not served as the new text's"
+            (
+                0,
+                vec!["The lighthouse keeper polishes the lens.".to_string()]
+            ),
         );
         let status = workspace.content_status().await.unwrap();
         assert_eq!(status.objects_awaiting_vectors, 1);
@@ -1463,7 +1713,11 @@ mod tests {
                 .len(),
             1
         );
-        assert_eq!(page_vectors_found(&rebuilt, page, "xylographer"), 0);
+        // Provisional vectors live in memory only: a rebuilt index has none.
+        assert_eq!(
+            page_vectors_found(&rebuilt, page, "xylographer"),
+            (0, Vec::new())
+        );
         assert_eq!(
             rebuilt
                 .content_status()

@@ -5,6 +5,7 @@ mod access_agreement;
 mod endpoints;
 mod errors;
 mod integrations;
+mod provisional;
 
 #[path = "../../../runtime/tests/it/guests.rs"]
 #[allow(dead_code)]
@@ -44,18 +45,28 @@ impl Harness {
         Harness::build(http_api::Config::default(), true).await
     }
 
+    /// With content search on another embedder.
+    pub async fn with_embedder(embedder: std::sync::Arc<dyn embedding::Embedder>) -> Harness {
+        Harness::build_with(http_api::Config::default(), false, embedder).await
+    }
+
     async fn build(config: http_api::Config, platform: bool) -> Harness {
-        let store = Store::open("sqlite::memory:").await.unwrap();
         // Content search on, in memory, with the model-free hashing embedder: these tests are
         // about access and API shapes; the real model is tested in `trellis`'s suite.
+        let embedder = std::sync::Arc::new(embedding::HashingEmbedder::new(64).unwrap());
+        Harness::build_with(config, platform, embedder).await
+    }
+
+    async fn build_with(
+        config: http_api::Config,
+        platform: bool,
+        embedder: std::sync::Arc<dyn embedding::Embedder>,
+    ) -> Harness {
+        let store = Store::open("sqlite::memory:").await.unwrap();
         let workspace = Workspace::new(store)
             .await
             .unwrap()
-            .enable_content_search(
-                None,
-                std::sync::Arc::new(embedding::HashingEmbedder::new(64).unwrap()),
-                &|_, _| {},
-            )
+            .enable_content_search(None, embedder, &|_, _| {})
             .await
             .unwrap();
         let mut ids = std::collections::HashMap::new();

@@ -258,28 +258,34 @@ fn reciprocal_rank_fusion_rewards_agreement() {
         ChunkScore {
             chunk_id: 1,
             score: 0.9,
+            provisional: None,
         },
         ChunkScore {
             chunk_id: 2,
             score: 0.8,
+            provisional: None,
         },
         ChunkScore {
             chunk_id: 3,
             score: 0.7,
+            provisional: None,
         },
     ];
     let b = [
         ChunkScore {
             chunk_id: 3,
             score: 9.0,
+            provisional: None,
         },
         ChunkScore {
             chunk_id: 4,
             score: 8.0,
+            provisional: None,
         },
         ChunkScore {
             chunk_id: 1,
             score: 7.0,
+            provisional: None,
         },
     ];
     let fused: Vec<u64> = reciprocal_rank_fusion(&[&a, &b])

@@ -1,0 +1,326 @@
+//! Provisional vectors: how a chunk whose text just changed is found by meaning before the model
+//! has re-embedded all of it (pure: no I/O, in memory only).
+//!
+//! Embedding a whole ~200-token chunk costs tens of milliseconds on two cores, so under a steady
+//! stream of edits the full re-embedding of each changed chunk lags behind. Meanwhile the chunk
+//! keeps two kinds of provisional vectors, each of a *passage* of its current text:
+//!
+//! - the vector of the **changed passage** (the words an edit added or replaced, with a few words
+//!   of context either side): short, so the model embeds it in a few milliseconds;
+//! - the vector of an **earlier version** of the chunk, while that version is still a passage of
+//!   the current text (an append to the chunk keeps the old text as its start).
+//!
+//! A passage no longer in the chunk's text drops out at once ([`Provisional::retain_passages`]),
+//! so no provisional vector ever stands for text the chunk does not hold; the chunk's full vector
+//! replaces them all when it lands. Nothing here is durable: after a restart, chunks waiting for
+//! vectors are re-embedded in full, and are found by keyword meanwhile.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+/// Provisional vectors one chunk keeps, at most (the lowest sequence numbers go first).
+pub const PROVISIONAL_PER_CHUNK_MAX: usize = 16;
+/// Provisional vectors the whole index keeps, at most (about 30 MB at 384 dimensions); beyond
+/// this new ones are refused, and the chunks wait for their full vectors.
+pub const PROVISIONAL_VECTORS_MAX: usize = 20_000;
+/// Words of unchanged text kept on each side of a changed passage.
+pub const PASSAGE_CONTEXT_WORDS: usize = 8;
+/// Words a changed passage may have, at most (about 60–80 tokens): a larger change waits for the
+/// full re-embedding, which it costs about as much as.
+pub const PASSAGE_WORDS_MAX: usize = 48;
+
+/// One provisional vector.
+#[derive(Debug, Clone)]
+struct Entry {
+    /// Orders provisional vectors of a chunk: a full-chunk vector made from the text as it was
+    /// at sequence `s` covers every entry at or below `s`.
+    seq: u64,
+    /// The passage of the chunk's text the vector was embedded from.
+    passage: Arc<str>,
+    vector: Vec<f32>,
+}
+
+/// The provisional vectors of the chunks waiting for their full vectors.
+#[derive(Debug, Default)]
+pub struct Provisional {
+    by_chunk: HashMap<u64, Vec<Entry>>,
+    total: usize,
+}
+
+/// A chunk's best provisional match for a query.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProvisionalHit {
+    pub chunk_id: u64,
+    /// Cosine similarity (the vectors are unit length).
+    pub score: f32,
+    /// The passage whose vector matched.
+    pub passage: Arc<str>,
+}
+
+impl Provisional {
+    pub fn new() -> Provisional {
+        Provisional::default()
+    }
+
+    /// Provisional vectors held.
+    pub fn len(&self) -> usize {
+        self.total
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.total == 0
+    }
+
+    /// Adds a vector of `passage` for `chunk_id`. Entries of the chunk at or below
+    /// `covers_through` go (the new vector's text holds theirs). Returns whether it was kept:
+    /// not when the index is full, nor when the chunk already has a newer-or-equal entry with
+    /// the same passage.
+    pub fn add(
+        &mut self,
+        chunk_id: u64,
+        seq: u64,
+        covers_through: Option<u64>,
+        passage: Arc<str>,
+        vector: Vec<f32>,
+    ) -> bool {
+        let entries = self.by_chunk.entry(chunk_id).or_default();
+        if let Some(through) = covers_through {
+            let before = entries.len();
+            entries.retain(|e| e.seq > through);
+            self.total -= before - entries.len();
+        }
+        if entries.iter().any(|e| e.passage == passage) || self.total >= PROVISIONAL_VECTORS_MAX {
+            if entries.is_empty() {
+                self.by_chunk.remove(&chunk_id);
+            }
+            return false;
+        }
+        if entries.len() == PROVISIONAL_PER_CHUNK_MAX
+            && let Some(oldest) = entries
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, e)| e.seq)
+                .map(|(i, _)| i)
+        {
+            entries.swap_remove(oldest);
+            self.total -= 1;
+        }
+        entries.push(Entry {
+            seq,
+            passage,
+            vector,
+        });
+        self.total += 1;
+        true
+    }
+
+    /// Keeps only the chunk's vectors whose passage is still part of `text` (its new indexed
+    /// text).
+    pub fn retain_passages(&mut self, chunk_id: u64, text: &str) {
+        let Some(entries) = self.by_chunk.get_mut(&chunk_id) else {
+            return;
+        };
+        let before = entries.len();
+        entries.retain(|e| contains_passage(text, &e.passage));
+        self.total -= before - entries.len();
+        if entries.is_empty() {
+            self.by_chunk.remove(&chunk_id);
+        }
+    }
+
+    /// Drops every provisional vector of the chunk (its full vector landed, or it is gone).
+    pub fn remove(&mut self, chunk_id: u64) {
+        if let Some(entries) = self.by_chunk.remove(&chunk_id) {
+            self.total -= entries.len();
+        }
+    }
+
+    pub fn clear(&mut self) {
+        self.by_chunk.clear();
+        self.total = 0;
+    }
+
+    /// Each allowed chunk's best provisional match for `query` (a unit vector), best first, at
+    /// most `k`. Exact: the set is small (chunks edited in the last moments).
+    pub fn search(&self, query: &[f32], k: usize, allowed: &HashSet<u64>) -> Vec<ProvisionalHit> {
+        let mut hits: Vec<ProvisionalHit> = self
+            .by_chunk
+            .iter()
+            .filter(|(chunk_id, _)| allowed.contains(chunk_id))
+            .filter_map(|(chunk_id, entries)| {
+                entries
+                    .iter()
+                    .filter(|e| e.vector.len() == query.len())
+                    .map(|e| (vector_index::dot(query, &e.vector), e))
+                    .max_by(|a, b| a.0.total_cmp(&b.0))
+                    .map(|(score, e)| ProvisionalHit {
+                        chunk_id: *chunk_id,
+                        score,
+                        passage: e.passage.clone(),
+                    })
+            })
+            .collect();
+        hits.sort_by(|a, b| {
+            b.score
+                .total_cmp(&a.score)
+                .then_with(|| a.chunk_id.cmp(&b.chunk_id))
+        });
+        hits.truncate(k);
+        hits
+    }
+}
+
+/// Whether `passage` occurs in `text` as whole words (bounded by whitespace or the ends).
+pub fn contains_passage(text: &str, passage: &str) -> bool {
+    if passage.is_empty() {
+        return false;
+    }
+    let mut from = 0;
+    while let Some(found) = text[from..].find(passage) {
+        let start = from + found;
+        let end = start + passage.len();
+        let before = text[..start].chars().next_back();
+        let after = text[end..].chars().next();
+        if before.is_none_or(char::is_whitespace) && after.is_none_or(char::is_whitespace) {
+            return true;
+        }
+        // Step past the first character of this match.
+        from = start + text[start..].chars().next().map_or(1, char::len_utf8);
+    }
+    false
+}
+
+/// The passage of `new` (words separated by single spaces, as chunk texts are) that an edit
+/// from `old` added or replaced, with up to [`PASSAGE_CONTEXT_WORDS`] unchanged words either
+/// side; `None` when nothing was added (a pure deletion or no change) or the passage would
+/// exceed [`PASSAGE_WORDS_MAX`] words. `old` is `None` for a new chunk: all of it is the passage.
+pub fn changed_passage(old: Option<&str>, new: &str) -> Option<String> {
+    let new_words: Vec<&str> = new.split_whitespace().collect();
+    let old_words: Vec<&str> = old
+        .map(|o| o.split_whitespace().collect())
+        .unwrap_or_default();
+    let prefix = old_words
+        .iter()
+        .zip(&new_words)
+        .take_while(|(a, b)| a == b)
+        .count();
+    let room = old_words.len().min(new_words.len()) - prefix;
+    let suffix = old_words
+        .iter()
+        .rev()
+        .zip(new_words.iter().rev())
+        .take(room)
+        .take_while(|(a, b)| a == b)
+        .count();
+    let changed_end = new_words.len() - suffix;
+    if changed_end <= prefix {
+        return None;
+    }
+    let start = prefix.saturating_sub(PASSAGE_CONTEXT_WORDS);
+    let end = (changed_end + PASSAGE_CONTEXT_WORDS).min(new_words.len());
+    (end - start <= PASSAGE_WORDS_MAX).then(|| new_words[start..end].join(" "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unit(values: &[f32]) -> Vec<f32> {
+        let norm = values.iter().map(|v| v * v).sum::<f32>().sqrt();
+        values.iter().map(|v| v / norm).collect()
+    }
+
+    #[test]
+    fn passages_match_whole_words_only() {
+        assert!(contains_passage("alpha beta gamma", "beta gamma"));
+        assert!(contains_passage("Title\nalpha beta", "alpha"));
+        assert!(contains_passage("alpha beta", "alpha beta"));
+        assert!(!contains_passage("alphabet beta", "alpha"));
+        assert!(!contains_passage("alpha betamax", "alpha beta"));
+        assert!(contains_passage("xbeta beta", "beta"));
+        assert!(!contains_passage("alpha", ""));
+        assert!(contains_passage("é café", "café"));
+    }
+
+    #[test]
+    fn an_append_yields_the_new_words_with_context() {
+        let old = "a b c d e f g h i j";
+        let new = "a b c d e f g h i j k l";
+        assert_eq!(
+            changed_passage(Some(old), new).as_deref(),
+            Some("c d e f g h i j k l")
+        );
+        // A replacement in the middle keeps context on both sides.
+        let old: Vec<String> = (0..30).map(|i| format!("w{i}")).collect();
+        let mut new = old.clone();
+        new[15] = "changed".into();
+        let passage = changed_passage(Some(&old.join(" ")), &new.join(" ")).unwrap();
+        assert_eq!(passage, new[7..24].join(" "));
+        // A deletion adds nothing; no change changes nothing.
+        assert_eq!(changed_passage(Some("a b c"), "a c"), None);
+        assert_eq!(changed_passage(Some("a b c"), "a b c"), None);
+        // A new chunk is its own passage, if short enough.
+        assert_eq!(changed_passage(None, "x y").as_deref(), Some("x y"));
+        let long: Vec<String> = (0..PASSAGE_WORDS_MAX + 1).map(|i| i.to_string()).collect();
+        assert_eq!(changed_passage(None, &long.join(" ")), None);
+    }
+
+    #[test]
+    fn repeated_words_do_not_overlap_prefix_and_suffix() {
+        // "a a" -> "a a a": prefix 2, and the suffix may not reuse those words.
+        assert_eq!(
+            changed_passage(Some("a a"), "a a a").as_deref(),
+            Some("a a a")
+        );
+    }
+
+    #[test]
+    fn search_returns_each_chunks_best_passage_and_respects_allowed() {
+        let mut p = Provisional::new();
+        assert!(p.add(1, 1, None, "one".into(), unit(&[1.0, 0.0])));
+        assert!(p.add(1, 2, None, "two".into(), unit(&[0.6, 0.8])));
+        assert!(p.add(2, 3, None, "three".into(), unit(&[0.0, 1.0])));
+        let allowed: HashSet<u64> = [1, 2].into();
+        let hits = p.search(&unit(&[0.0, 1.0]), 10, &allowed);
+        assert_eq!(hits.len(), 2);
+        assert_eq!((hits[0].chunk_id, &*hits[0].passage), (2, "three"));
+        assert_eq!((hits[1].chunk_id, &*hits[1].passage), (1, "two"));
+        let only_one: HashSet<u64> = [1].into();
+        assert_eq!(p.search(&unit(&[0.0, 1.0]), 10, &only_one).len(), 1);
+        assert_eq!(p.search(&unit(&[0.0, 1.0]), 1, &allowed).len(), 1);
+    }
+
+    #[test]
+    fn passages_leave_with_their_text_and_covered_entries_go() {
+        let mut p = Provisional::new();
+        p.add(1, 1, None, "alpha beta".into(), unit(&[1.0, 0.0]));
+        p.add(1, 2, None, "gamma".into(), unit(&[0.0, 1.0]));
+        p.add(1, 3, None, "delta".into(), unit(&[0.0, 1.0]));
+        assert_eq!(p.len(), 3);
+        p.retain_passages(1, "T\nalpha beta delta");
+        assert_eq!(p.len(), 2);
+        // A vector of the text as of seq 2 covers entries 1 and 2, not 3.
+        assert!(p.add(1, 2, Some(2), "alpha beta delta".into(), unit(&[1.0, 1.0])));
+        assert_eq!(p.len(), 2);
+        p.remove(1);
+        assert!(p.is_empty());
+        // The same passage twice is kept once.
+        assert!(p.add(5, 1, None, "x".into(), unit(&[1.0, 0.0])));
+        assert!(!p.add(5, 2, None, "x".into(), unit(&[1.0, 0.0])));
+        assert_eq!(p.len(), 1);
+    }
+
+    #[test]
+    fn a_chunk_keeps_at_most_its_share() {
+        let mut p = Provisional::new();
+        for seq in 0..(PROVISIONAL_PER_CHUNK_MAX as u64 + 5) {
+            assert!(p.add(9, seq, None, format!("w{seq}").into(), unit(&[1.0, 0.0])));
+        }
+        assert_eq!(p.len(), PROVISIONAL_PER_CHUNK_MAX);
+        let hits = p.search(&unit(&[1.0, 0.0]), 1, &[9].into());
+        assert_eq!(hits.len(), 1);
+        // The oldest went first.
+        p.retain_passages(9, "w0 w1 w2 w3 w4");
+        assert!(p.is_empty());
+    }
+}
