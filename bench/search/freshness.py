@@ -2,7 +2,8 @@
 """Edit -> searchable latency under a steady edit rate, against a live `trellis serve`.
 
 Each edit appends a paragraph carrying a unique word to one of PAGES pages, at RATE edits/s for
-SECONDS. Two pollers ask the chunk search for the oldest word each has not found yet:
+SECONDS. Pollers ask the chunk search for the oldest word each has not found yet (one keyword
+poller; SEMANTIC_POLLERS semantic ones, each with a different word):
 
 - keyword: `mode: keyword` (BM25). The indexer's keyword stage makes a changed chunk findable
   this way without waiting for the model.
@@ -31,6 +32,10 @@ PORT = int(os.environ.get("PORT", "7791"))
 # How long the pollers keep looking after the last edit before counting the rest as lost.
 DRAIN_SECONDS = float(os.environ.get("DRAIN_SECONDS", "120"))
 SEMANTIC_POLL_MS = float(os.environ.get("SEMANTIC_POLL_MS", "50"))
+# Semantic pollers at once, each asking for the oldest pending word no other is asking for. Every
+# query is embedded by the indexer's model, so more pollers see more at once but also take model
+# time from the indexer (measured in docs/benchmarks.md: 1 gave the better freshness).
+SEMANTIC_POLLERS = int(os.environ.get("SEMANTIC_POLLERS", "1"))
 SEMANTIC_PAGE_SIZE = 100
 BASE = f"http://127.0.0.1:{PORT}"
 MODES = ("keyword", "semantic")
@@ -87,11 +92,18 @@ def main():
         chunks_seen = [0]
         query_ms = []  # how long each semantic query took: the poller's own pace
 
+        asking = set()  # words a semantic poller is asking for now
+
         def poll(mode):
             queue = pending[mode]
             while True:
                 with lock:
-                    head = next(iter(queue.items()), None)
+                    if mode == "keyword":
+                        head = next(iter(queue.items()), None)
+                    else:
+                        head = next(((w, v) for w, v in queue.items() if w not in asking), None)
+                        if head is not None:
+                            asking.add(head[0])
                 if head is None:
                     if done.is_set():
                         return
@@ -122,6 +134,7 @@ def main():
                 # the passage for a provisional one.
                 texts = [hit["provisional_passage"] or hit["text"] for hit in hits]
                 with lock:
+                    asking.discard(word)
                     found = [(w, t) for w, (t, _) in queue.items()
                              if any(w in text for text in texts)]
                     for w, t in found:
@@ -129,7 +142,8 @@ def main():
                         latencies[mode].append(seen - t)
                 time.sleep(SEMANTIC_POLL_MS / 1000)
 
-        pollers = [threading.Thread(target=poll, args=(mode,)) for mode in MODES]
+        pollers = [threading.Thread(target=poll, args=("keyword",))] + [
+            threading.Thread(target=poll, args=("semantic",)) for _ in range(SEMANTIC_POLLERS)]
         for poller in pollers:
             poller.start()
         rng = random.Random(7)
@@ -152,6 +166,10 @@ def main():
         for poller in pollers:
             poller.join()
 
+        status = call("GET", "/platform/v1/search/status", token)
+        print("indexer: " + ", ".join(f"{key} {status.get(key)}" for key in (
+            "provisional_passages_added", "superseded_vectors_kept",
+            "superseded_vectors_discarded", "provisional_vectors", "objects_awaiting_vectors")))
         print(f"embedder {EMBEDDER}, {PAGES} pages, {edits} edits at {achieved:.1f} edits/s "
               f"(asked {RATE:g}/s for {SECONDS:g} s), load average {os.getloadavg()[0]:.2f}")
         if query_ms:

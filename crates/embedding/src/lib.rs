@@ -70,6 +70,13 @@ pub trait Embedder: Send + Sync {
     /// list. CPU-bound implementations do their work on tokio's blocking pool, so this never
     /// stalls the async runtime; it must be called from within a tokio runtime.
     fn embed(&self, texts: Vec<String>) -> EmbedFuture<'_>;
+
+    /// Embeds one search query, which someone is waiting for: an embedder that queues work
+    /// (the local model) runs it before the background batches waiting for their turn. Returns
+    /// one vector, like `embed(vec![query])`.
+    fn embed_query(&self, query: String) -> EmbedFuture<'_> {
+        self.embed(vec![query])
+    }
 }
 
 /// Checks the limits every embedder shares, before any work is done.

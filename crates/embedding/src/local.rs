@@ -1,5 +1,5 @@
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
@@ -27,15 +27,26 @@ const MINILM_LAYERS: usize = 6;
 /// 2 cores for ~30-word texts: about 118 docs/s against 108 for 32 and 97 for 8 (README).
 const TEXTS_PER_FORWARD_MAX: usize = 16;
 
+/// Padded tokens (texts × the longest) in one forward pass, so that a pass of long texts is
+/// short too: a query waits for at most the pass in progress (about 4 chunks of 200 words,
+/// a few hundred milliseconds on 2 cores), not for a whole batch.
+const TOKENS_PER_FORWARD_MAX: usize = 1024;
+
+/// Query passes that may go ahead of a waiting batch in a row: a steady stream of queries slows
+/// indexing down but never stops it.
+const QUERY_TURNS_AHEAD_MAX: usize = 4;
+
 /// all-MiniLM-L6-v2 on the CPU: sentence-transformers' pipeline reproduced with candle.
 ///
 /// Tokenize (WordPiece, lowercased) with truncation to the model's `max_seq_length` (256
 /// tokens, special tokens included), run the 6-layer BERT, average the last hidden states over
 /// real tokens only (the attention mask excludes padding), then scale to unit length.
 ///
-/// Cloning is cheap and shares the loaded model. One batch runs at a time: a forward pass
+/// Cloning is cheap and shares the loaded model. One forward pass runs at a time: a pass
 /// already uses every core (candle's matrix multiplications are multi-threaded), so two at once
-/// would only contend for the same cores and caches.
+/// would only contend for the same cores and caches. Batches take turns pass by pass, and a
+/// query ([`Embedder::embed_query`]) takes the next turn ahead of waiting batches (at most
+/// [`QUERY_TURNS_AHEAD_MAX`] queries in a row while a batch waits).
 #[derive(Clone)]
 pub struct LocalMiniLm {
     model: Arc<Model>,
@@ -48,8 +59,80 @@ struct Model {
     pad_id: u32,
     tokens_per_text_max: usize,
     device: Device,
-    /// Held for the whole of one batch; see the type's documentation.
-    running: Mutex<()>,
+    /// Whose forward pass is next; see the type's documentation.
+    turns: Turns,
+}
+
+/// One forward pass at a time, queries first, batches never starved.
+#[derive(Default)]
+struct Turns {
+    state: Mutex<TurnState>,
+    changed: Condvar,
+}
+
+#[derive(Default)]
+struct TurnState {
+    busy: bool,
+    queries_waiting: usize,
+    batches_waiting: usize,
+    /// Query turns taken since the last batch turn.
+    queries_in_a_row: usize,
+}
+
+impl TurnState {
+    fn must_wait(&self, query: bool) -> bool {
+        let queries_first = self.queries_in_a_row < QUERY_TURNS_AHEAD_MAX;
+        self.busy
+            || if query {
+                self.batches_waiting > 0 && !queries_first
+            } else {
+                self.queries_waiting > 0 && queries_first
+            }
+    }
+}
+
+/// The right to run one forward pass; the next waiting pass goes when it drops.
+struct Turn<'a>(&'a Turns);
+
+impl Turns {
+    // The state holds no invariant a panicking pass could break (a pass's `Turn` still drops
+    // while unwinding), so a poisoned lock is taken as it is.
+    fn lock(&self) -> MutexGuard<'_, TurnState> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Waits for the turn: a query waits for the pass in progress (and for one batch pass
+    /// after [`QUERY_TURNS_AHEAD_MAX`] queries in a row), a batch also for waiting queries.
+    fn take(&self, query: bool) -> Turn<'_> {
+        let mut state = self.lock();
+        fn waiting(state: &mut TurnState, query: bool) -> &mut usize {
+            if query {
+                &mut state.queries_waiting
+            } else {
+                &mut state.batches_waiting
+            }
+        }
+        *waiting(&mut state, query) += 1;
+        while state.must_wait(query) {
+            state = self
+                .changed
+                .wait(state)
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+        }
+        *waiting(&mut state, query) -= 1;
+        state.queries_in_a_row = if query { state.queries_in_a_row + 1 } else { 0 };
+        state.busy = true;
+        Turn(self)
+    }
+}
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        self.0.lock().busy = false;
+        self.0.changed.notify_all();
+    }
 }
 
 /// The fields of `sentence_bert_config.json` this crate reads.
@@ -144,7 +227,7 @@ impl LocalMiniLm {
                 pad_id,
                 tokens_per_text_max,
                 device,
-                running: Mutex::new(()),
+                turns: Turns::default(),
             }),
         })
     }
@@ -163,7 +246,21 @@ impl LocalMiniLm {
     /// per text on two cores). Async callers use [`Embedder::embed`] instead.
     pub fn embed_blocking<S: AsRef<str>>(&self, texts: &[S]) -> Result<Vec<Vec<f32>>> {
         check_batch(texts)?;
-        self.model.embed(texts)
+        self.model.embed(texts, false)
+    }
+
+    fn embed_on_pool(&self, texts: Vec<String>, query: bool) -> EmbedFuture<'_> {
+        let model = Arc::clone(&self.model);
+        Box::pin(async move {
+            check_batch(&texts)?;
+            if texts.is_empty() {
+                return Ok(Vec::new());
+            }
+            tokio::task::spawn_blocking(move || model.embed(&texts, query))
+                .await
+                // A panic inside candle fails this one batch, never the server.
+                .map_err(|error| Error::Inference(format!("the embedding task failed: {error}")))?
+        })
     }
 }
 
@@ -177,31 +274,20 @@ impl Embedder for LocalMiniLm {
     }
 
     fn embed(&self, texts: Vec<String>) -> EmbedFuture<'_> {
-        let model = Arc::clone(&self.model);
-        Box::pin(async move {
-            check_batch(&texts)?;
-            if texts.is_empty() {
-                return Ok(Vec::new());
-            }
-            tokio::task::spawn_blocking(move || model.embed(&texts))
-                .await
-                // A panic inside candle fails this one batch, never the server.
-                .map_err(|error| Error::Inference(format!("the embedding task failed: {error}")))?
-        })
+        self.embed_on_pool(texts, false)
+    }
+
+    fn embed_query(&self, query: String) -> EmbedFuture<'_> {
+        self.embed_on_pool(vec![query], true)
     }
 }
 
 impl Model {
-    fn embed<S: AsRef<str>>(&self, texts: &[S]) -> Result<Vec<Vec<f32>>> {
+    /// Embeds `texts` pass by pass, each pass in its turn (`query`: ahead of batches).
+    fn embed<S: AsRef<str>>(&self, texts: &[S], query: bool) -> Result<Vec<Vec<f32>>> {
         if texts.is_empty() {
             return Ok(Vec::new());
         }
-        let _running = self
-            .running
-            .lock()
-            // The guard protects no data, so a batch that panicked leaves nothing to repair.
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-
         let started = std::time::Instant::now();
         let inputs: Vec<&str> = texts.iter().map(AsRef::as_ref).collect();
         let encodings = self
@@ -215,11 +301,13 @@ impl Model {
         let mut order: Vec<usize> = (0..texts.len()).collect();
         order.sort_by_key(|&i| token_ids[i].len());
         let mut vectors: Vec<Vec<f32>> = vec![Vec::new(); texts.len()];
-        for pass in order.chunks(TEXTS_PER_FORWARD_MAX) {
+        for pass in forward_passes(&order, |i| token_ids[i].len()) {
             let ids: Vec<&[u32]> = pass.iter().map(|&i| token_ids[i]).collect();
+            let turn = self.turns.take(query);
             let pass_vectors = self
                 .forward(&ids)
                 .map_err(|error| Error::Inference(error.to_string()))?;
+            drop(turn);
             for (&i, vector) in pass.iter().zip(pass_vectors) {
                 vectors[i] = vector;
             }
@@ -319,4 +407,117 @@ fn max_seq_length(dir: &Path, config: &BertConfig) -> Result<usize> {
         });
     }
     Ok(tokens)
+}
+
+/// Cuts `order` (text indices sorted by token count, shortest first) into forward passes of at
+/// most [`TEXTS_PER_FORWARD_MAX`] texts and [`TOKENS_PER_FORWARD_MAX`] padded tokens; a text
+/// longer than that budget on its own gets a pass to itself.
+fn forward_passes(order: &[usize], tokens: impl Fn(usize) -> usize) -> Vec<&[usize]> {
+    let mut passes = Vec::new();
+    let mut start = 0;
+    while start < order.len() {
+        let mut end = start + 1;
+        while end < order.len()
+            && end - start < TEXTS_PER_FORWARD_MAX
+            && (end - start + 1) * tokens(order[end]) <= TOKENS_PER_FORWARD_MAX
+        {
+            end += 1;
+        }
+        passes.push(&order[start..end]);
+        start = end;
+    }
+    passes
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn passes_are_capped_by_texts_and_by_padded_tokens() {
+        // Short texts: 16 a pass.
+        let order: Vec<usize> = (0..40).collect();
+        let passes = forward_passes(&order, |_| 20);
+        assert_eq!(
+            passes.iter().map(|p| p.len()).collect::<Vec<_>>(),
+            [16, 16, 8]
+        );
+        // Long texts: as many as fit the token budget, and an over-long one alone.
+        let lengths = [100, 200, 256, 256, 256, 256, 2000];
+        let order: Vec<usize> = (0..lengths.len()).collect();
+        let passes = forward_passes(&order, |i| lengths[i]);
+        for pass in &passes {
+            let padded = pass.len() * pass.iter().map(|&i| lengths[i]).max().unwrap();
+            assert!(
+                pass.len() == 1 || padded <= TOKENS_PER_FORWARD_MAX,
+                "{pass:?}"
+            );
+        }
+        assert_eq!(passes.concat(), order);
+        assert_eq!(passes.last().unwrap(), &[6]);
+    }
+
+    #[test]
+    fn a_query_takes_the_next_turn_ahead_of_waiting_batches() {
+        let turns = Arc::new(Turns::default());
+        let first = turns.take(false);
+        let batch_ran = Arc::new(AtomicBool::new(false));
+        let query_ran_first = Arc::new(AtomicBool::new(false));
+        let batch = {
+            let (turns, batch_ran) = (turns.clone(), batch_ran.clone());
+            std::thread::spawn(move || {
+                let _turn = turns.take(false);
+                batch_ran.store(true, Ordering::SeqCst);
+            })
+        };
+        // Let the batch start waiting, then the query.
+        std::thread::sleep(Duration::from_millis(200));
+        let query = {
+            let (turns, batch_ran, first) =
+                (turns.clone(), batch_ran.clone(), query_ran_first.clone());
+            std::thread::spawn(move || {
+                let _turn = turns.take(true);
+                first.store(!batch_ran.load(Ordering::SeqCst), Ordering::SeqCst);
+                std::thread::sleep(Duration::from_millis(20));
+            })
+        };
+        std::thread::sleep(Duration::from_millis(200));
+        assert!(!batch_ran.load(Ordering::SeqCst), "one pass at a time");
+        drop(first);
+        query.join().unwrap();
+        batch.join().unwrap();
+        assert!(query_ran_first.load(Ordering::SeqCst));
+        assert!(batch_ran.load(Ordering::SeqCst));
+    }
+
+    #[test]
+    fn a_stream_of_queries_does_not_starve_a_batch() {
+        let turns = Arc::new(Turns::default());
+        let first = turns.take(false);
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let spawn = |name: &'static str, query: bool| {
+            let (turns, order) = (turns.clone(), order.clone());
+            std::thread::spawn(move || {
+                let _turn = turns.take(query);
+                order.lock().unwrap().push(name);
+                std::thread::sleep(Duration::from_millis(5));
+            })
+        };
+        let mut threads = vec![spawn("batch", false)];
+        std::thread::sleep(Duration::from_millis(100));
+        for _ in 0..QUERY_TURNS_AHEAD_MAX + 3 {
+            threads.push(spawn("query", true));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        drop(first);
+        for thread in threads {
+            thread.join().unwrap();
+        }
+        let order = order.lock().unwrap();
+        let batch_at = order.iter().position(|name| *name == "batch").unwrap();
+        assert_eq!(batch_at, QUERY_TURNS_AHEAD_MAX, "{order:?}");
+    }
 }

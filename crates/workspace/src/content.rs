@@ -1328,7 +1328,7 @@ impl Workspace {
             SearchMode::Semantic | SearchMode::Hybrid => {
                 let vector = content
                     .embedder
-                    .embed(vec![query.to_string()])
+                    .embed_query(query.to_string())
                     .await
                     .map_err(embedding_error)?
                     .pop()
