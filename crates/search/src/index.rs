@@ -714,7 +714,7 @@ impl ContentIndex {
             return Ok(hits);
         }
         // A chunk has a full vector or provisional ones, but a full vector may land between the
-        // two lookups: keep each chunk once, at its best score.
+        // two lookups: keep each chunk once, by its full vector when it has one.
         let full: HashSet<u64> = hits.iter().map(|h| h.chunk_id).collect();
         hits.extend(
             provisional
