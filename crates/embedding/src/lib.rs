@@ -15,6 +15,7 @@
 
 mod bert;
 mod error;
+mod gated;
 mod hashing;
 mod local;
 mod model_dir;
@@ -24,6 +25,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 pub use error::{Error, Result};
+pub use gated::{GatedEmbedder, HoldRule};
 pub use hashing::HashingEmbedder;
 pub use local::{LocalMiniLm, MINILM_DIMENSIONS, MINILM_MODEL_ID};
 pub use model_dir::{MODEL_DIR_ENV, MODEL_PYTHON_PACKAGE, ModelSearch, PYTHON_LOOKUP_TIMEOUT_MS};

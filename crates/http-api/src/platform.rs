@@ -55,7 +55,7 @@ async fn search_status(State(state): State<AppState>, headers: HeaderMap) -> Api
         "pending_events": status.pending_events,
         "objects_awaiting_vectors": status.objects_awaiting_vectors,
         "provisional_vectors": status.stats.provisional_vectors,
-        "provisional_passages_added": status.provisional_passages,
+        "provisional_passages_added": status.provisional_passages_added,
         "superseded_vectors_kept": status.superseded_vectors_kept,
         "superseded_vectors_discarded": status.superseded_vectors_discarded,
         "opened": status.opened,

@@ -682,15 +682,14 @@ impl ContentIndex {
         if k == 0 || allowed.is_empty() {
             return Ok(Vec::new());
         }
-        let allowed_ids = allowed;
-        let allowed = AllowedSet::new(allowed.iter().copied());
+        let allowed_set = AllowedSet::new(allowed.iter().copied());
         let vectors = self.vectors.read().map_err(|_| Error::Poisoned)?;
         let k = k.min(vector_index::RESULTS_MAX);
         let result = vectors.search_with(
             query,
             k,
             &SearchOptions {
-                filter: Some(Filter::Allowed(&allowed)),
+                filter: Some(Filter::Allowed(&allowed_set)),
                 ef_search: Some(SEARCH_EF.max(k)),
                 ..SearchOptions::default()
             },
@@ -709,7 +708,7 @@ impl ContentIndex {
             .provisional
             .lock()
             .map_err(|_| Error::Poisoned)?
-            .search(query, k, allowed_ids);
+            .search(query, k, allowed);
         if provisional.is_empty() {
             return Ok(hits);
         }

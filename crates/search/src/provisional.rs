@@ -73,8 +73,8 @@ impl Provisional {
 
     /// Adds a vector of `passage` for `chunk_id`. Entries of the chunk at or below
     /// `covers_through` go (the new vector's text holds theirs). Returns whether it was kept:
-    /// not when the index is full, nor when the chunk already has a newer-or-equal entry with
-    /// the same passage.
+    /// not when the index is full, nor when the chunk already has an entry with the same
+    /// passage.
     pub fn add(
         &mut self,
         chunk_id: u64,

@@ -257,7 +257,7 @@ pub struct ContentStatus {
     /// `clean`, or why the index files were rebuilt when the server started.
     pub opened: String,
     /// Since the server started: provisional vectors of changed passages added.
-    pub provisional_passages: u64,
+    pub provisional_passages_added: u64,
     /// Since the server started: full-chunk vectors of a version the chunk had moments before,
     /// kept as provisional vectors because it changed while the model embedded it.
     pub superseded_vectors_kept: u64,
@@ -422,7 +422,7 @@ impl Workspace {
             pending_events: pending,
             objects_awaiting_vectors: lock(&content.progress)?.dirty.len(),
             opened: content.opened.clone(),
-            provisional_passages: content.counters.passages.load(Ordering::Relaxed),
+            provisional_passages_added: content.counters.passages.load(Ordering::Relaxed),
             superseded_vectors_kept: content.counters.kept_provisional.load(Ordering::Relaxed),
             superseded_vectors_discarded: content.counters.discarded.load(Ordering::Relaxed),
         })
@@ -823,12 +823,11 @@ impl Workspace {
             if provisional {
                 for row in rows.iter().filter(|row| row.vector.is_empty()) {
                     let old = previous.get(&row.chunk_id).copied();
-                    let new_text = indexed_text(row);
                     if let Some(old) = old
                         && !old.vector.is_empty()
                         && old.model_id == model_id
                         && old.heading_path == row.heading_path
-                        && search::contains_passage(&new_text, &old.text)
+                        && search::contains_passage(&indexed_text(row), &old.text)
                     {
                         kept.push((
                             row.chunk_id as u64,
@@ -1404,13 +1403,7 @@ fn passage_text(chunk: &StoredChunk, passage: &str) -> String {
 }
 
 fn indexed_text(chunk: &StoredChunk) -> String {
-    search::Chunk {
-        key: chunk.key.clone(),
-        ordinal: chunk.ordinal as usize,
-        heading_path: chunk.heading_path.clone(),
-        text: chunk.text.clone(),
-    }
-    .indexed_text()
+    passage_text(chunk, &chunk.text)
 }
 
 impl crate::request::Request<'_> {
@@ -1522,44 +1515,13 @@ impl crate::request::Request<'_> {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Mutex;
-
     use access::Role;
-    use embedding::{EmbedFuture, HashingEmbedder};
+    use embedding::{GatedEmbedder, HashingEmbedder};
     use storage_sql::Store;
     use tokio::sync::watch;
 
     use super::*;
     use crate::{NewPage, NewUser, ParentInput};
-
-    /// The hashing embedder behind a gate: while the gate is shut, `embed` waits, as a busy
-    /// model would. It records every text it embeds.
-    struct GatedEmbedder {
-        inner: HashingEmbedder,
-        open: watch::Receiver<bool>,
-        embedded: Mutex<Vec<String>>,
-    }
-
-    impl Embedder for GatedEmbedder {
-        fn model_id(&self) -> &str {
-            self.inner.model_id()
-        }
-
-        fn dimensions(&self) -> usize {
-            self.inner.dimensions()
-        }
-
-        fn embed(&self, texts: Vec<String>) -> EmbedFuture<'_> {
-            let mut open = self.open.clone();
-            Box::pin(async move {
-                open.wait_for(|open| *open)
-                    .await
-                    .map_err(|_| embedding::Error::Inference("the gate was dropped".into()))?;
-                self.embedded.lock().unwrap().extend(texts.iter().cloned());
-                self.inner.embed_now(&texts)
-            })
-        }
-    }
 
     struct Fixture {
         store: Store,
@@ -1570,14 +1532,11 @@ mod tests {
 
     impl Fixture {
         async fn new() -> Fixture {
-            let (gate, open) = watch::channel(true);
+            // Every batch waits while the gate is shut.
+            let (embedder, gate) = GatedEmbedder::new(HashingEmbedder::new(64).unwrap(), |_| true);
             Fixture {
                 store: Store::open("sqlite::memory:").await.unwrap(),
-                embedder: Arc::new(GatedEmbedder {
-                    inner: HashingEmbedder::new(64).unwrap(),
-                    open,
-                    embedded: Mutex::new(Vec::new()),
-                }),
+                embedder: Arc::new(embedder),
                 gate,
                 dir: std::env::temp_dir().join(format!("trellis-content-{}", Id::new())),
             }
@@ -1753,12 +1712,9 @@ mod tests {
         // The page's text was embedded twice: before the edits, and once more for all three.
         let embedded: Vec<String> = fixture
             .embedder
-            .embedded
-            .lock()
-            .unwrap()
-            .iter()
+            .embedded()
+            .into_iter()
             .filter(|text| text.contains("lighthouse keeper"))
-            .cloned()
             .collect();
         assert_eq!(embedded.len(), 2, "{embedded:?}");
         assert!(!embedded[0].contains("zanzibarite"));
@@ -1771,9 +1727,8 @@ mod tests {
         tx.commit().await.unwrap();
         assert!(!chunks.is_empty());
         for chunk in &chunks {
-            let expected = fixture
-                .embedder
-                .inner
+            let expected = HashingEmbedder::new(64)
+                .unwrap()
                 .embed_now(&[indexed_text(chunk)])
                 .unwrap();
             assert_eq!(chunk.vector, expected[0]);

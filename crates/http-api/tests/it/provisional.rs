@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::http::Method;
-use embedding::{EmbedFuture, Embedder, HashingEmbedder};
+use embedding::{GatedEmbedder, HashingEmbedder};
 use serde_json::{Value, json};
 
 use super::Harness;
@@ -17,32 +17,10 @@ use super::Harness;
 /// Batches with a text of more words than this wait for the gate.
 const GATED_WORDS_MIN: usize = 40;
 
-struct GatedEmbedder {
-    inner: HashingEmbedder,
-    open: tokio::sync::watch::Receiver<bool>,
-}
-
-impl Embedder for GatedEmbedder {
-    fn model_id(&self) -> &str {
-        self.inner.model_id()
-    }
-
-    fn dimensions(&self) -> usize {
-        self.inner.dimensions()
-    }
-
-    fn embed(&self, texts: Vec<String>) -> EmbedFuture<'_> {
-        Box::pin(async move {
-            if texts
-                .iter()
-                .any(|t| t.split_whitespace().count() > GATED_WORDS_MIN)
-            {
-                let mut open = self.open.clone();
-                open.wait_for(|open| *open).await.expect("gate dropped");
-            }
-            self.inner.embed(texts).await
-        })
-    }
+fn holds_whole_chunks(texts: &[String]) -> bool {
+    texts
+        .iter()
+        .any(|t| t.split_whitespace().count() > GATED_WORDS_MIN)
 }
 
 async fn chunks(h: &Harness, query: &str) -> Vec<Value> {
@@ -84,12 +62,9 @@ fn paragraph(text: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_edit_is_found_by_its_passage_before_the_chunk_is_re_embedded() {
-    let (gate, open) = tokio::sync::watch::channel(true);
-    let h = Harness::with_embedder(Arc::new(GatedEmbedder {
-        inner: HashingEmbedder::new(64).unwrap(),
-        open,
-    }))
-    .await;
+    let (embedder, gate) =
+        GatedEmbedder::new(HashingEmbedder::new(64).unwrap(), holds_whole_chunks);
+    let h = Harness::with_embedder(Arc::new(embedder)).await;
     let page = h.page("Harbor log").await;
     let seed: Vec<String> = (0..60).map(|i| format!("seed{i}")).collect();
     let query = seed[..30].join(" ");
