@@ -13,6 +13,7 @@
 use candle_core::{CpuStorage, CustomOp1, DType, Layout, Module, Result, Shape, Tensor};
 use candle_nn::{Embedding, LayerNorm, Linear, VarBuilder, embedding, layer_norm, linear};
 use candle_transformers::models::bert::Config;
+use rayon::prelude::*;
 
 pub(crate) struct Bert {
     word_embeddings: Embedding,
@@ -197,24 +198,16 @@ impl CustomOp1 for ParallelGeluErf {
         };
         let source = &values[start..end];
         let mut output = vec![0.0_f32; source.len()];
-        let threads = candle_core::utils::get_num_threads().max(1);
-        let per_thread = source.len().div_ceil(threads).max(1);
-        std::thread::scope(|scope| {
-            let mut parts = source.chunks(per_thread).zip(output.chunks_mut(per_thread));
-            let first = parts.next();
-            for (from, to) in parts {
-                scope.spawn(move || {
-                    for (x, y) in from.iter().zip(to) {
-                        *y = gelu_erf(*x);
-                    }
-                });
-            }
-            if let Some((from, to)) = first {
+        // Split over the threads of the pool the pass runs in (one for a lane of `LocalMiniLm`).
+        let per_thread = source.len().div_ceil(rayon::current_num_threads()).max(1);
+        output
+            .par_chunks_mut(per_thread)
+            .zip(source.par_chunks(per_thread))
+            .for_each(|(to, from)| {
                 for (x, y) in from.iter().zip(to) {
                     *y = gelu_erf(*x);
                 }
-            }
-        });
+            });
         Ok((CpuStorage::F32(output), layout.shape().clone()))
     }
 }

@@ -79,6 +79,12 @@ pub trait Embedder: Send + Sync {
     fn embed_query(&self, query: String) -> EmbedFuture<'_> {
         self.embed(vec![query])
     }
+
+    /// Embeds a small batch someone is waiting for (an edit's changed passages, which make it
+    /// findable by meaning): like [`Embedder::embed_query`], ahead of background batches.
+    fn embed_urgent(&self, texts: Vec<String>) -> EmbedFuture<'_> {
+        self.embed(texts)
+    }
 }
 
 /// Checks the limits every embedder shares, before any work is done.

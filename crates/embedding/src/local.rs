@@ -29,12 +29,15 @@ const TEXTS_PER_FORWARD_MAX: usize = 16;
 
 /// Padded tokens (texts × the longest) in one forward pass, so that a pass of long texts is
 /// short too: a query waits for at most the pass in progress (about 4 chunks of 200 words,
-/// a few hundred milliseconds on 2 cores), not for a whole batch.
-const TOKENS_PER_FORWARD_MAX: usize = 1024;
+/// a few hundred milliseconds on one core), not for a whole batch.
+const TOKENS_PER_FORWARD_MAX: usize = 512;
 
-/// Query passes that may go ahead of a waiting batch in a row: a steady stream of queries slows
-/// indexing down but never stops it.
-const QUERY_TURNS_AHEAD_MAX: usize = 4;
+/// Urgent passes (queries, an edit's passages) that may go ahead of a waiting batch in a row: a
+/// steady stream of them slows indexing down but never stops it.
+const URGENT_TURNS_AHEAD_MAX: usize = 4;
+
+/// Forward passes that run at once, at most, whatever the core count.
+pub const LANES_MAX: usize = 16;
 
 /// all-MiniLM-L6-v2 on the CPU: sentence-transformers' pipeline reproduced with candle.
 ///
@@ -42,11 +45,14 @@ const QUERY_TURNS_AHEAD_MAX: usize = 4;
 /// tokens, special tokens included), run the 6-layer BERT, average the last hidden states over
 /// real tokens only (the attention mask excludes padding), then scale to unit length.
 ///
-/// Cloning is cheap and shares the loaded model. One forward pass runs at a time: a pass
-/// already uses every core (candle's matrix multiplications are multi-threaded), so two at once
-/// would only contend for the same cores and caches. Batches take turns pass by pass, and a
-/// query ([`Embedder::embed_query`]) takes the next turn ahead of waiting batches (at most
-/// [`QUERY_TURNS_AHEAD_MAX`] queries in a row while a batch waits).
+/// Cloning is cheap and shares the loaded model. Forward passes run in *lanes*, one per core by
+/// default: each lane is a one-thread pool, and a pass runs on one lane, so its matrix products
+/// stay on that thread. On the 2-core machine, two single-threaded passes at once embedded about
+/// 1.6 times as many texts per second as one pass split over both cores (candle's threads spend
+/// much of a pass of short texts waiting on each other; crate README). A batch's passes spread
+/// over the free lanes; a waiting pass takes the next free lane, and an urgent one (a query,
+/// [`Embedder::embed_query`], or an edit's passages, [`Embedder::embed_urgent`]) goes ahead of
+/// waiting batches (at most [`URGENT_TURNS_AHEAD_MAX`] in a row while a batch waits).
 #[derive(Clone)]
 pub struct LocalMiniLm {
     model: Arc<Model>,
@@ -59,42 +65,60 @@ struct Model {
     pad_id: u32,
     tokens_per_text_max: usize,
     device: Device,
+    /// One single-threaded pool per lane; a forward pass runs inside the lane its turn names.
+    lanes: Vec<rayon::ThreadPool>,
     /// Whose forward pass is next; see the type's documentation.
     turns: Turns,
 }
 
-/// One forward pass at a time, queries first, batches never starved.
-#[derive(Default)]
+/// One forward pass per lane at a time, urgent passes first, batches never starved.
 struct Turns {
     state: Mutex<TurnState>,
     changed: Condvar,
 }
 
-#[derive(Default)]
 struct TurnState {
-    busy: bool,
-    queries_waiting: usize,
+    /// Lanes no pass runs on.
+    free: Vec<usize>,
+    urgent_waiting: usize,
     batches_waiting: usize,
-    /// Query turns taken since the last batch turn.
-    queries_in_a_row: usize,
+    /// Urgent turns taken since the last batch turn.
+    urgent_in_a_row: usize,
 }
 
 impl TurnState {
-    fn must_wait(&self, query: bool) -> bool {
-        let queries_first = self.queries_in_a_row < QUERY_TURNS_AHEAD_MAX;
-        self.busy
-            || if query {
-                self.batches_waiting > 0 && !queries_first
+    fn must_wait(&self, urgent: bool) -> bool {
+        let urgent_first = self.urgent_in_a_row < URGENT_TURNS_AHEAD_MAX;
+        self.free.is_empty()
+            || if urgent {
+                self.batches_waiting > 0 && !urgent_first
             } else {
-                self.queries_waiting > 0 && queries_first
+                self.urgent_waiting > 0 && urgent_first
             }
     }
 }
 
-/// The right to run one forward pass; the next waiting pass goes when it drops.
-struct Turn<'a>(&'a Turns);
+/// The right to run one forward pass on `lane`; the lane goes to the next waiting pass when
+/// it drops.
+struct Turn<'a> {
+    turns: &'a Turns,
+    lane: usize,
+}
 
 impl Turns {
+    fn new(lanes: usize) -> Turns {
+        Turns {
+            state: Mutex::new(TurnState {
+                // Popped from the back: lane 0 first.
+                free: (0..lanes.max(1)).rev().collect(),
+                urgent_waiting: 0,
+                batches_waiting: 0,
+                urgent_in_a_row: 0,
+            }),
+            changed: Condvar::new(),
+        }
+    }
+
     // The state holds no invariant a panicking pass could break (a pass's `Turn` still drops
     // while unwinding), so a poisoned lock is taken as it is.
     fn lock(&self) -> MutexGuard<'_, TurnState> {
@@ -103,35 +127,35 @@ impl Turns {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Waits for the turn: a query waits for the pass in progress (and for one batch pass
-    /// after [`QUERY_TURNS_AHEAD_MAX`] queries in a row), a batch also for waiting queries.
-    fn take(&self, query: bool) -> Turn<'_> {
+    /// Waits for a free lane: an urgent pass only for that (and for one batch pass after
+    /// [`URGENT_TURNS_AHEAD_MAX`] urgent ones in a row), a batch also for waiting urgent passes.
+    fn take(&self, urgent: bool) -> Turn<'_> {
         let mut state = self.lock();
-        fn waiting(state: &mut TurnState, query: bool) -> &mut usize {
-            if query {
-                &mut state.queries_waiting
+        fn waiting(state: &mut TurnState, urgent: bool) -> &mut usize {
+            if urgent {
+                &mut state.urgent_waiting
             } else {
                 &mut state.batches_waiting
             }
         }
-        *waiting(&mut state, query) += 1;
-        while state.must_wait(query) {
+        *waiting(&mut state, urgent) += 1;
+        while state.must_wait(urgent) {
             state = self
                 .changed
                 .wait(state)
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
         }
-        *waiting(&mut state, query) -= 1;
-        state.queries_in_a_row = if query { state.queries_in_a_row + 1 } else { 0 };
-        state.busy = true;
-        Turn(self)
+        *waiting(&mut state, urgent) -= 1;
+        state.urgent_in_a_row = if urgent { state.urgent_in_a_row + 1 } else { 0 };
+        let lane = state.free.pop().expect("must_wait checked a free lane");
+        Turn { turns: self, lane }
     }
 }
 
 impl Drop for Turn<'_> {
     fn drop(&mut self) {
-        self.0.lock().busy = false;
-        self.0.changed.notify_all();
+        self.turns.lock().free.push(self.lane);
+        self.turns.changed.notify_all();
     }
 }
 
@@ -164,6 +188,11 @@ impl LocalMiniLm {
     /// `model.safetensors` (and optionally `sentence_bert_config.json` and
     /// `1_Pooling/config.json`, which are checked when present). Reads about 90 MB.
     pub fn load_dir(dir: &Path) -> Result<Self> {
+        Self::load_dir_with_lanes(dir, default_lanes())
+    }
+
+    /// [`LocalMiniLm::load_dir`] with `lanes` forward passes at once (1 to [`LANES_MAX`]).
+    pub fn load_dir_with_lanes(dir: &Path, lanes: usize) -> Result<Self> {
         let invalid = |reason: String| Error::InvalidModel {
             path: dir.to_path_buf(),
             reason,
@@ -213,12 +242,28 @@ impl LocalMiniLm {
         let bert = Bert::load(vars, &config)
             .map_err(|error| invalid(format!("model.safetensors: {error}")))?;
 
+        let lanes = lanes.clamp(1, LANES_MAX);
+        let lanes = (0..lanes)
+            .map(|lane| {
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(1)
+                    .thread_name(move |_| format!("embed-lane-{lane}"))
+                    .build()
+                    .map_err(|error| Error::Inference(format!("starting lane {lane}: {error}")))
+            })
+            .collect::<Result<Vec<_>>>()?;
         tracing::info!(
             model_dir = %dir.display(),
             tokens_per_text_max,
-            threads = candle_core::utils::get_num_threads(),
+            lanes = lanes.len(),
             "loaded the local embedding model"
         );
+        if lanes.len() > 1 && std::env::var("CANDLE_NUM_THREADS").as_deref() != Ok("1") {
+            tracing::info!(
+                "CANDLE_NUM_THREADS is not 1: candle's element-wise thread pool contends with \
+                 the lanes (the trellis binary sets it; about a quarter slower without)"
+            );
+        }
         Ok(Self {
             model: Arc::new(Model {
                 dir: dir.to_path_buf(),
@@ -227,7 +272,8 @@ impl LocalMiniLm {
                 pad_id,
                 tokens_per_text_max,
                 device,
-                turns: Turns::default(),
+                turns: Turns::new(lanes.len()),
+                lanes,
             }),
         })
     }
@@ -235,6 +281,11 @@ impl LocalMiniLm {
     /// The directory the model was loaded from.
     pub fn model_dir(&self) -> &Path {
         &self.model.dir
+    }
+
+    /// Forward passes that run at once.
+    pub fn lanes(&self) -> usize {
+        self.model.lanes.len()
     }
 
     /// Tokens read per text; longer texts are truncated to this many.
@@ -249,14 +300,14 @@ impl LocalMiniLm {
         self.model.embed(texts, false)
     }
 
-    fn embed_on_pool(&self, texts: Vec<String>, query: bool) -> EmbedFuture<'_> {
+    fn embed_on_pool(&self, texts: Vec<String>, urgent: bool) -> EmbedFuture<'_> {
         let model = Arc::clone(&self.model);
         Box::pin(async move {
             check_batch(&texts)?;
             if texts.is_empty() {
                 return Ok(Vec::new());
             }
-            tokio::task::spawn_blocking(move || model.embed(&texts, query))
+            tokio::task::spawn_blocking(move || model.embed(&texts, urgent))
                 .await
                 // A panic inside candle fails this one batch, never the server.
                 .map_err(|error| Error::Inference(format!("the embedding task failed: {error}")))?
@@ -280,11 +331,16 @@ impl Embedder for LocalMiniLm {
     fn embed_query(&self, query: String) -> EmbedFuture<'_> {
         self.embed_on_pool(vec![query], true)
     }
+
+    fn embed_urgent(&self, texts: Vec<String>) -> EmbedFuture<'_> {
+        self.embed_on_pool(texts, true)
+    }
 }
 
 impl Model {
-    /// Embeds `texts` pass by pass, each pass in its turn (`query`: ahead of batches).
-    fn embed<S: AsRef<str>>(&self, texts: &[S], query: bool) -> Result<Vec<Vec<f32>>> {
+    /// Embeds `texts` pass by pass, each pass in its turn on a free lane (`urgent`: ahead of
+    /// batches); the passes spread over as many lanes as are free.
+    fn embed<S: AsRef<str>>(&self, texts: &[S], urgent: bool) -> Result<Vec<Vec<f32>>> {
         if texts.is_empty() {
             return Ok(Vec::new());
         }
@@ -300,18 +356,41 @@ impl Model {
         // back in the caller's order.
         let mut order: Vec<usize> = (0..texts.len()).collect();
         order.sort_by_key(|&i| token_ids[i].len());
-        let mut vectors: Vec<Vec<f32>> = vec![Vec::new(); texts.len()];
-        for pass in forward_passes(&order, |i| token_ids[i].len()) {
-            let ids: Vec<&[u32]> = pass.iter().map(|&i| token_ids[i]).collect();
-            let turn = self.turns.take(query);
-            let pass_vectors = self
-                .forward(&ids)
-                .map_err(|error| Error::Inference(error.to_string()))?;
-            drop(turn);
-            for (&i, vector) in pass.iter().zip(pass_vectors) {
-                vectors[i] = vector;
+        let passes = forward_passes(&order, |i| token_ids[i].len());
+        let vectors: Mutex<Vec<Vec<f32>>> = Mutex::new(vec![Vec::new(); texts.len()]);
+        let next_pass = std::sync::atomic::AtomicUsize::new(0);
+        // Each worker takes the next pass, waits for a lane and runs the pass there.
+        let work = || -> Result<()> {
+            loop {
+                let n = next_pass.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(pass) = passes.get(n) else {
+                    return Ok(());
+                };
+                let ids: Vec<&[u32]> = pass.iter().map(|&i| token_ids[i]).collect();
+                let turn = self.turns.take(urgent);
+                let pass_vectors = self.lanes[turn.lane]
+                    .install(|| self.forward(&ids))
+                    .map_err(|error| Error::Inference(error.to_string()))?;
+                drop(turn);
+                let mut vectors = vectors.lock().unwrap_or_else(|p| p.into_inner());
+                for (&i, vector) in pass.iter().zip(pass_vectors) {
+                    vectors[i] = vector;
+                }
             }
-        }
+        };
+        let workers = self.lanes.len().min(passes.len());
+        std::thread::scope(|scope| {
+            let helpers: Vec<_> = (1..workers).map(|_| scope.spawn(work)).collect();
+            let mut outcome = work();
+            for helper in helpers {
+                let helped = helper.join().unwrap_or_else(|_| {
+                    Err(Error::Inference("a forward pass panicked".to_string()))
+                });
+                outcome = outcome.and(helped);
+            }
+            outcome
+        })?;
+        let vectors = vectors.into_inner().unwrap_or_else(|p| p.into_inner());
         tracing::debug!(
             texts = texts.len(),
             elapsed_ms = started.elapsed().as_millis() as u64,
@@ -409,6 +488,11 @@ fn max_seq_length(dir: &Path, config: &BertConfig) -> Result<usize> {
     Ok(tokens)
 }
 
+/// Lanes by default: one per core the process may use.
+fn default_lanes() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
 /// Cuts `order` (text indices sorted by token count, shortest first) into forward passes of at
 /// most [`TEXTS_PER_FORWARD_MAX`] texts and [`TOKENS_PER_FORWARD_MAX`] padded tokens; a text
 /// longer than that budget on its own gets a pass to itself.
@@ -462,7 +546,7 @@ mod tests {
 
     #[test]
     fn a_query_takes_the_next_turn_ahead_of_waiting_batches() {
-        let turns = Arc::new(Turns::default());
+        let turns = Arc::new(Turns::new(1));
         let first = turns.take(false);
         let batch_ran = Arc::new(AtomicBool::new(false));
         let query_ran_first = Arc::new(AtomicBool::new(false));
@@ -485,7 +569,10 @@ mod tests {
             })
         };
         std::thread::sleep(Duration::from_millis(200));
-        assert!(!batch_ran.load(Ordering::SeqCst), "one pass at a time");
+        assert!(
+            !batch_ran.load(Ordering::SeqCst),
+            "one pass a lane at a time"
+        );
         drop(first);
         query.join().unwrap();
         batch.join().unwrap();
@@ -494,8 +581,31 @@ mod tests {
     }
 
     #[test]
+    fn each_lane_runs_one_pass_and_a_third_pass_waits_for_a_free_lane() {
+        let turns = Arc::new(Turns::new(2));
+        let first = turns.take(false);
+        let second = turns.take(true);
+        assert_ne!(first.lane, second.lane);
+        let first_lane = first.lane;
+        let ran_on = Arc::new(Mutex::new(None));
+        let third = {
+            let (turns, ran_on) = (turns.clone(), ran_on.clone());
+            std::thread::spawn(move || {
+                let turn = turns.take(false);
+                *ran_on.lock().unwrap() = Some(turn.lane);
+            })
+        };
+        std::thread::sleep(Duration::from_millis(200));
+        assert_eq!(*ran_on.lock().unwrap(), None, "both lanes are busy");
+        drop(first);
+        third.join().unwrap();
+        assert_eq!(*ran_on.lock().unwrap(), Some(first_lane));
+        drop(second);
+    }
+
+    #[test]
     fn a_stream_of_queries_does_not_starve_a_batch() {
-        let turns = Arc::new(Turns::default());
+        let turns = Arc::new(Turns::new(1));
         let first = turns.take(false);
         let order = Arc::new(Mutex::new(Vec::new()));
         let spawn = |name: &'static str, query: bool| {
@@ -508,7 +618,7 @@ mod tests {
         };
         let mut threads = vec![spawn("batch", false)];
         std::thread::sleep(Duration::from_millis(100));
-        for _ in 0..QUERY_TURNS_AHEAD_MAX + 3 {
+        for _ in 0..URGENT_TURNS_AHEAD_MAX + 3 {
             threads.push(spawn("query", true));
         }
         std::thread::sleep(Duration::from_millis(200));
@@ -518,6 +628,6 @@ mod tests {
         }
         let order = order.lock().unwrap();
         let batch_at = order.iter().position(|name| *name == "batch").unwrap();
-        assert_eq!(batch_at, QUERY_TURNS_AHEAD_MAX, "{order:?}");
+        assert_eq!(batch_at, URGENT_TURNS_AHEAD_MAX, "{order:?}");
     }
 }

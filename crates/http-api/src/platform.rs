@@ -55,12 +55,35 @@ async fn search_status(State(state): State<AppState>, headers: HeaderMap) -> Api
         "pending_events": status.pending_events,
         "objects_awaiting_vectors": status.objects_awaiting_vectors,
         "provisional_vectors": status.stats.provisional_vectors,
+        "provisional_vectors_dropped": status.stats.provisional_dropped,
         "provisional_passages_added": status.provisional_passages_added,
         "superseded_vectors_kept": status.superseded_vectors_kept,
         "superseded_vectors_discarded": status.superseded_vectors_discarded,
+        "freshness": freshness_json(&status.freshness),
         "opened": status.opened,
     }))
     .into_response())
+}
+
+/// Edit → searchable latencies as the indexer measured them (`null` percentiles before any edit).
+fn freshness_json(freshness: &workspace::FreshnessSummary) -> Value {
+    let lag = |stats: Option<workspace::LagStats>| match stats {
+        None => Value::Null,
+        Some(s) => json!({
+            "samples": s.samples,
+            "p50_ms": s.p50_ms,
+            "p90_ms": s.p90_ms,
+            "p99_ms": s.p99_ms,
+            "max_ms": s.max_ms,
+        }),
+    };
+    json!({
+        "keyword": lag(freshness.keyword),
+        "meaning": lag(freshness.meaning),
+        "edits_recorded": freshness.edits_recorded,
+        "edits_awaiting_meaning": freshness.edits_awaiting_meaning,
+        "edits_untracked": freshness.edits_untracked,
+    })
 }
 
 /// Chunk search for agents and integrations: `{"query", "mode"?, "page_size"?}` →

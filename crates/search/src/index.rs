@@ -121,6 +121,8 @@ pub struct IndexStats {
     pub keyword_documents: u64,
     /// Provisional vectors held for chunks waiting for their full vectors (in memory).
     pub provisional_vectors: usize,
+    /// Provisional vectors dropped or refused for lack of room since the index opened.
+    pub provisional_dropped: u64,
 }
 
 /// A vector or keyword hit: the chunk and its score (cosine similarity, or BM25).
@@ -764,13 +766,15 @@ impl ContentIndex {
     pub fn stats(&self) -> Result<IndexStats> {
         let owners = self.owners.read().map_err(|_| Error::Poisoned)?;
         let vectors = self.vectors.read().map_err(|_| Error::Poisoned)?;
+        let provisional = self.provisional.lock().map_err(|_| Error::Poisoned)?;
         Ok(IndexStats {
             chunks: vectors.len(),
             objects: owners.chunks_of.len(),
             vector_memory_bytes: vectors.stats().memory.total_bytes(),
             disk_bytes: self.dir.as_deref().map(dir_bytes).unwrap_or(0),
             keyword_documents: self.keyword.len(),
-            provisional_vectors: self.provisional.lock().map_err(|_| Error::Poisoned)?.len(),
+            provisional_vectors: provisional.len(),
+            provisional_dropped: provisional.dropped(),
         })
     }
 }

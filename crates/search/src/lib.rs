@@ -26,4 +26,6 @@ pub use index::{
 };
 pub use keyword::Highlight;
 pub use mirror::{AccessMirror, MirrorNode};
-pub use provisional::{Provisional, ProvisionalHit, changed_passage, contains_passage};
+pub use provisional::{
+    Provisional, ProvisionalHit, carried_over, changed_passage, contains_passage,
+};

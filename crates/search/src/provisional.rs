@@ -18,8 +18,12 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-/// Provisional vectors one chunk keeps, at most (the lowest sequence numbers go first).
-pub const PROVISIONAL_PER_CHUNK_MAX: usize = 16;
+/// Provisional vectors one chunk keeps, at most (the lowest sequence numbers go first, and the
+/// edits they held are not found by meaning again until the full vector lands). Under a steady
+/// 20 edits/s on 20 pages a hot chunk got its full vector about every 20 s, so 16 dropped
+/// passages the bench then missed for up to 20 s; 64 leaves room for a minute of edits at one a
+/// second.
+pub const PROVISIONAL_PER_CHUNK_MAX: usize = 64;
 /// Provisional vectors the whole index keeps, at most (about 30 MB at 384 dimensions); beyond
 /// this new ones are refused, and the chunks wait for their full vectors.
 pub const PROVISIONAL_VECTORS_MAX: usize = 20_000;
@@ -45,6 +49,9 @@ struct Entry {
 pub struct Provisional {
     by_chunk: HashMap<u64, Vec<Entry>>,
     total: usize,
+    /// Vectors dropped for [`PROVISIONAL_PER_CHUNK_MAX`] or refused for
+    /// [`PROVISIONAL_VECTORS_MAX`], since the start.
+    dropped: u64,
 }
 
 /// A chunk's best provisional match for a query.
@@ -65,6 +72,12 @@ impl Provisional {
     /// Provisional vectors held.
     pub fn len(&self) -> usize {
         self.total
+    }
+
+    /// Provisional vectors dropped or refused for lack of room since the start: each is a
+    /// passage not findable by meaning until its chunk's full vector lands.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
     }
 
     pub fn is_empty(&self) -> bool {
@@ -89,10 +102,12 @@ impl Provisional {
             entries.retain(|e| e.seq > through);
             self.total -= before - entries.len();
         }
-        if entries.iter().any(|e| e.passage == passage) || self.total >= PROVISIONAL_VECTORS_MAX {
+        let duplicate = entries.iter().any(|e| e.passage == passage);
+        if duplicate || self.total >= PROVISIONAL_VECTORS_MAX {
             if entries.is_empty() {
                 self.by_chunk.remove(&chunk_id);
             }
+            self.dropped += u64::from(!duplicate);
             return false;
         }
         if entries.len() == PROVISIONAL_PER_CHUNK_MAX
@@ -104,6 +119,7 @@ impl Provisional {
         {
             entries.swap_remove(oldest);
             self.total -= 1;
+            self.dropped += 1;
         }
         entries.push(Entry {
             seq,
@@ -221,9 +237,58 @@ pub fn changed_passage(old: Option<&str>, new: &str) -> Option<String> {
     (end - start <= PASSAGE_WORDS_MAX).then(|| new_words[start..end].join(" "))
 }
 
+/// The words a chunk carries over from the chunk before it in the same section (the window
+/// overlap of chunking): the longest run of words that ends `previous`
+/// and starts `next`, or `None` when they share none. For a chunk that did not exist before an
+/// edit, this is its "old" text for [`changed_passage`], so that its passage is the words the
+/// edit added, not the whole new window.
+pub fn carried_over(previous: &str, next: &str) -> Option<String> {
+    let previous: Vec<&str> = previous.split_whitespace().collect();
+    let next: Vec<&str> = next.split_whitespace().collect();
+    (1..=previous.len().min(next.len()))
+        .rev()
+        .find(|&k| previous[previous.len() - k..] == next[..k])
+        .map(|k| next[..k].join(" "))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_new_window_carries_over_the_tail_of_the_one_before() {
+        assert_eq!(carried_over("a b c d e", "d e f g").as_deref(), Some("d e"));
+        assert_eq!(carried_over("a b c", "x y"), None);
+        // The longest shared run wins, and a run inside `previous` does not count.
+        assert_eq!(carried_over("x a a", "a a b").as_deref(), Some("a a"));
+        assert_eq!(carried_over("a b x", "a b c"), None);
+        // The passage of a new window is then only what the edit added, with context.
+        let previous = (0..160)
+            .map(|i| format!("w{i}"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let added = (0..20)
+            .map(|i| format!("n{i}"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let next = format!(
+            "{} {added}",
+            (128..160)
+                .map(|i| format!("w{i}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+        assert_eq!(
+            changed_passage(None, &next),
+            None,
+            "the whole window is too long"
+        );
+        let old = carried_over(&previous, &next).unwrap();
+        assert_eq!(
+            changed_passage(Some(&old), &next).as_deref(),
+            Some(format!("w152 w153 w154 w155 w156 w157 w158 w159 {added}").as_str())
+        );
+    }
 
     fn unit(values: &[f32]) -> Vec<f32> {
         let norm = values.iter().map(|v| v * v).sum::<f32>().sqrt();

@@ -8,7 +8,10 @@
 //! whose text changed is written without a vector (and its old vector leaves the vector index),
 //! and its object joins the *dirty set*. The *vector stage* runs beside it, one round at a time:
 //! it embeds the chunks the dirty objects are missing — only their latest text, however often
-//! they were edited since — and adds the vectors to the index files and the store. The store's
+//! they were edited since — and adds the vectors to the index files and the store. Until then an
+//! edit is found by meaning through the provisional vector of its changed passage, which *passage
+//! rounds* embed ahead of everything else; vector rounds wait for them (a little while at most).
+//! The stages record each edit's lag in `freshness`. The store's
 //! cursor means "everything before it is fully indexed, vectors included": it never passes the
 //! first event that made a still-dirty object dirty, so a crash replays those events, which
 //! rewrite the same BM25 entries and re-embed what has no vector yet.
@@ -32,6 +35,7 @@ use search::{
 };
 use storage_sql::{Chain, ChangeCursor, Node, SkeletonNode, StoredChunk};
 
+use crate::freshness::{Freshness, FreshnessSummary};
 use crate::request::{Page, invalid_cursor, page_size};
 use crate::search::{SearchFilter, SearchResult};
 use crate::{Error, Result, Workspace};
@@ -62,8 +66,20 @@ pub const VECTOR_ROUND_CHUNKS: usize = 2;
 /// Changed passages queued for provisional vectors, at most; beyond this (a bulk load) the
 /// oldest are dropped and their chunks wait for their full vectors.
 pub const PASSAGES_QUEUED_MAX: usize = 512;
-/// Changed passages one vector round embeds, at most, before its full chunks.
-pub const PASSAGES_PER_ROUND_MAX: usize = 64;
+/// Changed passages one passage round embeds, at most: about one forward pass, so that a new
+/// edit's passage waits for little more than one pass before its own round starts.
+pub const PASSAGES_PER_ROUND_MAX: usize = 16;
+/// Passage rounds in flight at once, at most (the local model runs a pass per core at once).
+pub const PASSAGE_ROUNDS_MAX: usize = 2;
+/// A vector round waits while passages are queued or being embedded (they are what makes an
+/// edit findable by meaning, a full vector of a chunk still being edited is soon stale, and a
+/// new short chunk's passage vector is its full vector too), but no longer than this, so full
+/// vectors keep landing under a steady stream of edits. The default of
+/// [`Workspace::set_vector_round_deferral_ms`].
+pub const VECTOR_ROUND_DEFERRED_MAX_MS: u64 = 2_000;
+/// Passage vectors kept for the vector rounds to reuse as full vectors, at most (beyond this
+/// they are dropped and the chunks embedded again).
+pub const PASSAGE_VECTORS_REUSED_MAX: usize = 256;
 /// Chunks per round when more than [`VECTOR_ROUND_BULK_OBJECTS`] objects wait (a bulk load or a
 /// backlog), where larger forward passes embed faster.
 pub const VECTOR_ROUND_BULK_CHUNKS: usize = 16;
@@ -177,6 +193,11 @@ pub struct ContentSearch {
     /// How the index files were found at start: `clean`, or why they were rebuilt.
     opened: String,
     counters: VectorCounters,
+    /// How long vector rounds may wait for passages, in ms.
+    vector_round_deferral_ms: std::sync::atomic::AtomicU64,
+    /// Edit → searchable latencies, measured by the stages themselves. Locked after
+    /// `progress` when both are held.
+    freshness: Mutex<Freshness>,
 }
 
 /// How far each indexing stage has come.
@@ -190,9 +211,20 @@ struct Progress {
     dirty: HashMap<Id, ChangeCursor>,
     /// The vector round in flight, returning how many chunks it embedded.
     round: Option<tokio::task::JoinHandle<Result<usize>>>,
-    /// Changed passages of chunks waiting for full vectors, to embed first in the next round
-    /// (their provisional vectors make an edit findable by meaning within a round).
+    /// Since when vector rounds have been held back for passages (see
+    /// [`VECTOR_ROUND_DEFERRED_MAX_MS`]); `None` while none is.
+    deferred_since: Option<std::time::Instant>,
+    /// Changed passages of chunks waiting for full vectors, for the next passage round (their
+    /// provisional vectors make an edit findable by meaning long before its full vector).
     passages: Vec<PendingPassage>,
+    /// The passage rounds in flight (at most [`PASSAGE_ROUNDS_MAX`]): they run beside the
+    /// vector round, and the model takes their passes ahead of the vector round's
+    /// (`Embedder::embed_urgent`).
+    passage_rounds: Vec<tokio::task::JoinHandle<Result<()>>>,
+    /// Vectors passage rounds embedded, by embedded text: a passage that is a whole (short)
+    /// chunk is that chunk's full vector too, so the next vector round takes it from here
+    /// instead of embedding the text again. At most [`PASSAGE_VECTORS_REUSED_MAX`].
+    embedded_passages: HashMap<String, Vec<f32>>,
     /// The next sequence number of a provisional vector (see `search::provisional`).
     next_seq: u64,
 }
@@ -202,6 +234,8 @@ struct PendingPassage {
     object_id: Id,
     chunk_id: u64,
     seq: u64,
+    /// The freshness entry of the edits the passage holds.
+    ticket: Option<u64>,
     /// Words of the chunk's text.
     passage: Arc<str>,
     /// What is embedded: the heading path, then the passage.
@@ -228,7 +262,10 @@ impl Progress {
             saved_cursor: cursor,
             dirty: HashMap::new(),
             round: None,
+            deferred_since: None,
             passages: Vec::new(),
+            passage_rounds: Vec::new(),
+            embedded_passages: HashMap::new(),
             next_seq: 0,
         }
     }
@@ -264,6 +301,8 @@ pub struct ContentStatus {
     /// Since the server started: full-chunk vectors thrown away because the chunk changed while
     /// the model embedded it and the embedded text is no longer part of it.
     pub superseded_vectors_discarded: u64,
+    /// Edit → searchable latencies over the newest edits, measured by the indexer.
+    pub freshness: FreshnessSummary,
 }
 
 /// Pending events are counted up to this many.
@@ -373,6 +412,10 @@ impl Workspace {
                 Some(reason) => format!("rebuilt: {reason}"),
             },
             counters: VectorCounters::default(),
+            vector_round_deferral_ms: std::sync::atomic::AtomicU64::new(
+                VECTOR_ROUND_DEFERRED_MAX_MS,
+            ),
+            freshness: Mutex::new(Freshness::new()),
         });
         self.content = Some(content);
         match reason {
@@ -425,7 +468,17 @@ impl Workspace {
             provisional_passages_added: content.counters.passages.load(Ordering::Relaxed),
             superseded_vectors_kept: content.counters.kept_provisional.load(Ordering::Relaxed),
             superseded_vectors_discarded: content.counters.discarded.load(Ordering::Relaxed),
+            freshness: lock(&content.freshness)?.summary(),
         })
+    }
+
+    /// How long vector rounds may wait while passages are being embedded (default
+    /// [`VECTOR_ROUND_DEFERRED_MAX_MS`]); 0 starts them beside the passage rounds.
+    pub fn set_vector_round_deferral_ms(&self, ms: u64) -> Result<()> {
+        self.content()?
+            .vector_round_deferral_ms
+            .store(ms, Ordering::Relaxed);
+        Ok(())
     }
 
     /// Sizes of the content index.
@@ -571,7 +624,7 @@ impl Workspace {
             after = Some(*last);
             {
                 let _guard = content.indexing.lock().await;
-                self.index_text(&batch, start_cursor, None, false).await?;
+                self.index_text(&batch, start_cursor, None, None).await?;
             }
             while !lock(&content.progress)?.dirty.is_empty() {
                 pass.chunks_embedded += self.vector_round(embedding::TEXTS_PER_BATCH_MAX).await?;
@@ -621,9 +674,11 @@ impl Workspace {
     pub async fn index_changes(&self) -> Result<IndexPass> {
         let mut pass = self.keyword_stage().await?;
         loop {
+            self.reap_passage_round().await?;
+            let passages_running = self.start_passage_round()?;
             pass.chunks_embedded += self.reap_vector_round().await?;
             let running = self.start_vector_round()?;
-            if pass.events > 0 || !running {
+            if pass.events > 0 || !(running || passages_running) {
                 return Ok(pass);
             }
             tokio::time::sleep(std::time::Duration::from_millis(VECTOR_WAIT_POLL_MS)).await;
@@ -638,21 +693,89 @@ impl Workspace {
     /// starts a new round.
     pub async fn stop_content_indexing(&self) -> Result<()> {
         let content = self.content()?;
-        let round = lock(&content.progress)?.round.take();
-        if let Some(round) = round {
+        let rounds = {
+            let mut progress = lock(&content.progress)?;
+            let passages: Vec<_> = progress.passage_rounds.drain(..).collect();
+            (progress.round.take(), passages)
+        };
+        for round in &rounds.1 {
+            round.abort();
+        }
+        if let Some(round) = rounds.0 {
             round.abort();
             // Cancelled, or finished before the abort: either way nothing is left running.
+            let _ = round.await;
+        }
+        for round in rounds.1 {
             let _ = round.await;
         }
         Ok(())
     }
 
-    /// Starts a vector round when objects wait for vectors and none is in flight; returns
-    /// whether one is in flight now.
+    /// Starts passage rounds for the queued passages of objects still waiting for vectors, up
+    /// to [`PASSAGE_ROUNDS_MAX`] in flight; returns whether any is in flight now.
+    fn start_passage_round(&self) -> Result<bool> {
+        let content = self.content()?;
+        let mut progress = lock(&content.progress)?;
+        while progress.passage_rounds.len() < PASSAGE_ROUNDS_MAX && !progress.passages.is_empty() {
+            let take = progress.passages.len().min(PASSAGES_PER_ROUND_MAX);
+            let taken: Vec<PendingPassage> = progress.passages.drain(..take).collect();
+            let queued: Vec<PendingPassage> = taken
+                .into_iter()
+                .filter(|p| progress.dirty.contains_key(&p.object_id))
+                .collect();
+            if queued.is_empty() {
+                continue;
+            }
+            let workspace = self.clone();
+            progress.passage_rounds.push(tokio::spawn(async move {
+                workspace.passage_round(queued).await
+            }));
+        }
+        Ok(!progress.passage_rounds.is_empty())
+    }
+
+    /// Collects the passage rounds that have ended; the first error, if any.
+    async fn reap_passage_round(&self) -> Result<()> {
+        let content = self.content()?;
+        let ended: Vec<_> = {
+            let mut progress = lock(&content.progress)?;
+            let (ended, running) = progress
+                .passage_rounds
+                .drain(..)
+                .partition(|round| round.is_finished());
+            progress.passage_rounds = running;
+            ended
+        };
+        let mut outcome = Ok(());
+        for round in ended {
+            let result = round
+                .await
+                .map_err(|error| Error::Internal(format!("a passage round failed: {error}")))
+                .and_then(|result| result);
+            outcome = outcome.and(result);
+        }
+        outcome
+    }
+
+    /// Starts a vector round when objects wait for vectors, none is in flight, and no passages
+    /// wait (or rounds have been held back for them for the deferral, see
+    /// [`VECTOR_ROUND_DEFERRED_MAX_MS`]); returns whether one is in flight now.
     fn start_vector_round(&self) -> Result<bool> {
         let content = self.content()?;
         let mut progress = lock(&content.progress)?;
-        if progress.round.is_none() && !progress.dirty.is_empty() {
+        if progress.round.is_some() || progress.dirty.is_empty() {
+            return Ok(progress.round.is_some());
+        }
+        let passages_waiting = !progress.passages.is_empty() || !progress.passage_rounds.is_empty();
+        let deferral = std::time::Duration::from_millis(
+            content.vector_round_deferral_ms.load(Ordering::Relaxed),
+        );
+        let since = *progress
+            .deferred_since
+            .get_or_insert_with(std::time::Instant::now);
+        if !passages_waiting || since.elapsed() >= deferral {
+            progress.deferred_since = None;
             let chunks = if progress.dirty.len() > VECTOR_ROUND_BULK_OBJECTS {
                 VECTOR_ROUND_BULK_CHUNKS
             } else {
@@ -698,7 +821,8 @@ impl Workspace {
         };
         let new_cursor = last.cursor;
         let mut objects: Vec<Id> = Vec::new();
-        let mut seen = HashSet::new();
+        // The commit times of the events that touched each object, for the freshness measure.
+        let mut edit_times: HashMap<Id, Vec<i64>> = HashMap::new();
         let mut structural: Vec<Id> = Vec::new();
         for record in &changes {
             let change = &record.change;
@@ -708,10 +832,12 @@ impl Workspace {
                 "block" | "comment" => change.parent_id,
                 _ => None,
             };
-            if let Some(target) = target
-                && seen.insert(target)
-            {
-                objects.push(target);
+            if let Some(target) = target {
+                let times = edit_times.entry(target).or_default();
+                if times.is_empty() {
+                    objects.push(target);
+                }
+                times.push(record.time);
             }
             // Anything but a content edit may change who can read what (a new node, a move,
             // trash, sharing): refresh that node's chain in the mirror.
@@ -741,7 +867,7 @@ impl Workspace {
                 }
             }
         }
-        self.index_text(&objects, cursor, Some(new_cursor), true)
+        self.index_text(&objects, cursor, Some(new_cursor), Some(&edit_times))
             .await?;
         Ok(IndexPass {
             events: changes.len(),
@@ -755,16 +881,18 @@ impl Workspace {
     /// the dirty set (`since`: the cursor before the events that touched it). Index files first
     /// (durable), then the chunks to the store, with the durable cursor when it moved
     /// (`keyword_cursor`: where the keyword stage now is, when these are change-log events).
-    /// With `provisional` (edits, not a bulk reindex), a changed chunk keeps its old vector as a
-    /// provisional one while its old text is still part of it, and its changed passage is queued
-    /// for a provisional vector of its own. The caller holds `indexing`.
+    /// With `edits` (change-log events, not a bulk reindex: each object's events' commit times),
+    /// a changed chunk keeps its old vector as a provisional one while its old text is still
+    /// part of it, its changed passage is queued for a provisional vector of its own, and the
+    /// edits enter the freshness measure. The caller holds `indexing`.
     async fn index_text(
         &self,
         ids: &[Id],
         since: ChangeCursor,
         keyword_cursor: Option<ChangeCursor>,
-        provisional: bool,
+        edits: Option<&HashMap<Id, Vec<i64>>>,
     ) -> Result<()> {
+        let provisional = edits.is_some();
         let content = self.content()?;
         let model_id = content.embedder.model_id().to_string();
         // Read the objects' text and their stored chunks.
@@ -787,6 +915,9 @@ impl Workspace {
         // Old vectors to keep as provisional ones, and changed passages to embed.
         let mut kept: Vec<(u64, Arc<str>, Vec<f32>)> = Vec::new();
         let mut passages: Vec<(Id, u64, Arc<str>, String)> = Vec::new();
+        // Per object, the chunks whose text this pass changed and that have no vector: what its
+        // edits wait for to be found by meaning.
+        let mut changed: HashMap<Id, Vec<u64>> = HashMap::new();
         for (object_id, text, stored) in planned {
             let previous: HashMap<i64, &StoredChunk> =
                 stored.iter().map(|c| (c.chunk_id, c)).collect();
@@ -821,7 +952,10 @@ impl Workspace {
                 })
                 .collect::<Vec<StoredChunk>>();
             if provisional {
-                for row in rows.iter().filter(|row| row.vector.is_empty()) {
+                for (i, row) in rows.iter().enumerate() {
+                    if !row.vector.is_empty() {
+                        continue;
+                    }
                     let old = previous.get(&row.chunk_id).copied();
                     if let Some(old) = old
                         && !old.vector.is_empty()
@@ -835,14 +969,33 @@ impl Workspace {
                             old.vector.clone(),
                         ));
                     }
-                    if let Some(passage) =
-                        search::changed_passage(old.map(|o| o.text.as_str()), &row.text)
-                    {
+                    // A new window of a growing section starts with words carried over
+                    // from the window before it: those are not what the edit added.
+                    let carried = match (old, i.checked_sub(1).map(|p| &rows[p])) {
+                        (None, Some(before)) if before.heading_path == row.heading_path => {
+                            search::carried_over(&before.text, &row.text)
+                        }
+                        _ => None,
+                    };
+                    let old_text = old.map(|o| o.text.as_str()).or(carried.as_deref());
+                    if let Some(passage) = search::changed_passage(old_text, &row.text) {
                         let text = passage_text(row, &passage);
                         passages.push((object_id, row.chunk_id as u64, Arc::from(passage), text));
                     }
                 }
             }
+            changed.insert(
+                object_id,
+                rows.iter()
+                    .filter(|row| {
+                        row.vector.is_empty()
+                            && previous
+                                .get(&row.chunk_id)
+                                .is_none_or(|old| old.text_hash != row.text_hash)
+                    })
+                    .map(|row| row.chunk_id as u64)
+                    .collect(),
+            );
             records.push((object_id, rows));
         }
 
@@ -878,8 +1031,34 @@ impl Workspace {
         self.commit_chunks(content, &records, dirty, Some(keyword_cursor), saved_cursor)
             .await?;
         // The chunks are in the store: a vector round that reads them from here on sees these
-        // texts, so sequence numbers handed out now are covered by what it embeds.
+        // texts, so sequence numbers (and freshness tickets) handed out now are covered by what
+        // it embeds.
         let mut progress = lock(&content.progress)?;
+        let mut tickets: HashMap<Id, u64> = HashMap::new();
+        {
+            let mut freshness = lock(&content.freshness)?;
+            let now = document::time::now_ms();
+            for (object_id, rows) in &records {
+                if rows.is_empty() {
+                    freshness.object_gone(*object_id);
+                    continue;
+                }
+                if rows.iter().all(|row| !row.vector.is_empty()) {
+                    let below = freshness.next_ticket();
+                    freshness.object_settled(*object_id, below, now);
+                }
+                let waiting = changed.get(object_id).map_or(&[][..], Vec::as_slice);
+                let times = edits.and_then(|edits| edits.get(object_id));
+                if let Some(ticket) = freshness.applied(
+                    *object_id,
+                    times.map_or(&[][..], Vec::as_slice),
+                    waiting,
+                    now,
+                ) {
+                    tickets.insert(*object_id, ticket);
+                }
+            }
+        }
         for (chunk_id, passage, vector) in kept {
             let seq = progress.next_seq;
             progress.next_seq += 1;
@@ -895,6 +1074,7 @@ impl Workspace {
                 object_id,
                 chunk_id,
                 seq,
+                ticket: tickets.get(&object_id).copied(),
                 passage,
                 text,
             });
@@ -904,27 +1084,15 @@ impl Workspace {
         Ok(())
     }
 
-    /// Embeds the queued changed passages of chunks still waiting for their full vectors and
-    /// adds them as provisional vectors, where the passage is still part of the chunk's text.
-    /// Returns the vectors it embedded, by embedded text: a passage that is a whole (short)
-    /// chunk is that chunk's full vector too, so the vector round reuses it.
-    async fn passage_round(&self) -> Result<HashMap<String, Vec<f32>>> {
+    /// Embeds changed passages of chunks waiting for their full vectors (ahead of the vector
+    /// round's batches) and adds them as provisional vectors, where the passage is still part
+    /// of the chunk's text and the chunk still has no full vector. Keeps the vectors it
+    /// embedded for the vector rounds (see `Progress::embedded_passages`).
+    async fn passage_round(&self, queued: Vec<PendingPassage>) -> Result<()> {
         let content = self.content()?;
-        let queued: Vec<PendingPassage> = {
-            let mut progress = lock(&content.progress)?;
-            let take = progress.passages.len().min(PASSAGES_PER_ROUND_MAX);
-            let taken: Vec<PendingPassage> = progress.passages.drain(..take).collect();
-            taken
-                .into_iter()
-                .filter(|p| progress.dirty.contains_key(&p.object_id))
-                .collect()
-        };
-        if queued.is_empty() {
-            return Ok(HashMap::new());
-        }
         let vectors = content
             .embedder
-            .embed(queued.iter().map(|p| p.text.clone()).collect())
+            .embed_urgent(queued.iter().map(|p| p.text.clone()).collect())
             .await
             .map_err(embedding_error)?;
         let _guard = content.indexing.lock().await;
@@ -939,6 +1107,7 @@ impl Workspace {
         tx.commit().await?;
         let mut added = 0;
         let mut embedded = HashMap::new();
+        let mut landed = Vec::new();
         for (pending, vector) in queued.into_iter().zip(vectors) {
             if let Some(row) = current.get(&(pending.chunk_id as i64))
                 && search::contains_passage(&indexed_text(row), &pending.passage)
@@ -954,14 +1123,29 @@ impl Workspace {
                     .map_err(search_error)?
             {
                 added += 1;
+                if let Some(ticket) = pending.ticket {
+                    landed.push((ticket, pending.chunk_id));
+                }
             }
             embedded.insert(pending.text, vector);
+        }
+        {
+            let mut freshness = lock(&content.freshness)?;
+            let now = document::time::now_ms();
+            for (ticket, chunk_id) in landed {
+                freshness.passage_landed(ticket, chunk_id, now);
+            }
         }
         content
             .counters
             .passages
             .fetch_add(added as u64, Ordering::Relaxed);
-        Ok(embedded)
+        let mut progress = lock(&content.progress)?;
+        if progress.embedded_passages.len() + embedded.len() > PASSAGE_VECTORS_REUSED_MAX {
+            progress.embedded_passages.clear();
+        }
+        progress.embedded_passages.extend(embedded);
+        Ok(())
     }
 
     /// Stores the objects' chunks and, in the same transaction, the cursor that `dirty` and
@@ -1007,9 +1191,10 @@ impl Workspace {
     /// chunks it embedded.
     async fn vector_round(&self, chunks_max: usize) -> Result<usize> {
         let content = self.content()?;
-        let passages = self.passage_round().await?;
-        let (mut objects, seq_now): (Vec<(ChangeCursor, Id)>, u64) = {
+        let passages = std::mem::take(&mut lock(&content.progress)?.embedded_passages);
+        let (mut objects, seq_now, tickets_read): (Vec<(ChangeCursor, Id)>, u64, u64) = {
             let progress = lock(&content.progress)?;
+            let tickets_read = lock(&content.freshness)?.next_ticket();
             (
                 progress
                     .dirty
@@ -1017,11 +1202,9 @@ impl Workspace {
                     .map(|(object_id, since)| (*since, *object_id))
                     .collect(),
                 progress.next_seq,
+                tickets_read,
             )
         };
-        // Every provisional vector numbered below `seq_now` is of text committed before the
-        // read below, so this round's text of a chunk holds its passage.
-        let covers_through = seq_now.checked_sub(1);
         objects.sort_unstable();
         // Texts to embed by text hash: a hash names the embedded text exactly.
         let mut texts: HashMap<String, String> = HashMap::new();
@@ -1069,6 +1252,8 @@ impl Workspace {
         embedded.extend(hashes.into_iter().zip(vectors));
 
         let _guard = content.indexing.lock().await;
+        // Entries opened from here on are of edits made after the texts read below.
+        let tickets_filled = lock(&content.freshness)?.next_ticket();
         let mut tx = self.store.read().await?;
         let mut updated = Vec::new();
         let mut inserts = Vec::new();
@@ -1106,15 +1291,23 @@ impl Workspace {
             .index
             .insert_vectors(&inserts)
             .map_err(search_error)?;
+        let mut landed: Vec<(u64, u64)> = inserts
+            .iter()
+            .map(|(chunk_id, _)| (*chunk_id, tickets_filled))
+            .collect();
         for (chunk_id, kept) in superseded {
             let counter = match kept {
                 Some((text, vector)) => {
+                    landed.push((chunk_id, tickets_read));
                     content
                         .index
                         .add_provisional(
                             chunk_id,
                             seq_now.saturating_sub(1),
-                            covers_through,
+                            // The chunk's passage vectors stay: this vector's text holds
+                            // theirs, but a query for one edit matches that edit's passage
+                            // better than ~160 words of which it is one sentence.
+                            None,
                             Arc::from(text.as_str()),
                             vector.clone(),
                         )
@@ -1124,6 +1317,16 @@ impl Workspace {
                 None => &content.counters.discarded,
             };
             counter.fetch_add(1, Ordering::Relaxed);
+        }
+        {
+            let mut freshness = lock(&content.freshness)?;
+            let now = document::time::now_ms();
+            for (chunk_id, tickets_below) in landed {
+                freshness.vector_landed(chunk_id, tickets_below, now);
+            }
+            for object_id in &done {
+                freshness.object_settled(*object_id, tickets_filled, now);
+            }
         }
         let (dirty, saved_cursor) = {
             let progress = lock(&content.progress)?;

@@ -11,6 +11,7 @@ mod comments;
 mod content;
 mod data;
 mod error;
+mod freshness;
 mod pages;
 mod request;
 mod search;
@@ -28,12 +29,14 @@ pub use comments::CommentTarget;
 pub use content::{
     CHUNK_RESULTS_MAX, ChunkHit, ContentHit, ContentQuery, ContentSearch, ContentStatus,
     HighlightView, INDEXER_CONSUMER, IndexPass, IndexStats, SearchMode,
+    VECTOR_ROUND_DEFERRED_MAX_MS,
 };
 pub use data::{
     DataSourceUpdate, DataSourceView, DatabaseUpdate, DatabaseView, NewDataSource, NewDatabase,
     QueryRequest, SchemaEdit,
 };
 pub use error::{Error, Result};
+pub use freshness::{FreshnessSummary, LagStats};
 pub use pages::{NewPage, PageMarkdown, PageUpdate, PageView, ParentInput};
 pub use request::Page as ListPage;
 pub use search::{SearchFilter, SearchRequest, SearchResult};

@@ -56,6 +56,19 @@ async fn eventually(h: &Harness, query: &str, what: &str, found: impl Fn(&[Value
     }
 }
 
+/// Waits (5 s at most) until the status says `edits` edits await meaning; returns `freshness`.
+async fn awaiting_meaning(h: &Harness, edits: u64) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let freshness = status(h).await["freshness"].clone();
+        if freshness["edits_awaiting_meaning"] == edits {
+            return freshness;
+        }
+        assert!(Instant::now() < deadline, "{freshness}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 fn paragraph(text: &str) -> Value {
     json!({"children": [{"type": "paragraph", "paragraph": {"rich_text": super::text(text)}}]})
 }
@@ -81,7 +94,10 @@ async fn an_edit_is_found_by_its_passage_before_the_chunk_is_re_embedded() {
     assert_eq!(results.len(), 1, "{results:?}");
     assert_eq!(results[0]["provisional_passage"], Value::Null);
 
-    // From here the model embeds short passages at once and whole chunks only later.
+    // From here the model embeds short passages at once and whole chunks only later. Vector
+    // rounds start beside passage rounds instead of waiting for them, so that the append below
+    // starts a round of the chunk with the appended paragraph at once.
+    h.workspace.set_vector_round_deferral_ms(0).unwrap();
     gate.send_replace(false);
     let appended = h
         .ok(
@@ -119,6 +135,17 @@ async fn an_edit_is_found_by_its_passage_before_the_chunk_is_re_embedded() {
     assert_eq!(state["objects_awaiting_vectors"], 1, "{state}");
     assert_eq!(state["provisional_vectors"], 2, "{state}");
     assert_eq!(state["provisional_passages_added"], 1, "{state}");
+    // The indexer's own freshness measure counts the append as findable by meaning (by its
+    // passage) although the chunk still waits for its full vector.
+    let freshness = awaiting_meaning(&h, 0).await;
+    assert!(
+        freshness["keyword"]["samples"].as_u64().unwrap() >= 2,
+        "{freshness}"
+    );
+    assert!(
+        freshness["meaning"]["samples"].as_u64().unwrap() >= 2,
+        "{freshness}"
+    );
 
     // Removing the passage removes its vector at once: no result stands for text the chunk
     // no longer holds, while the whole chunk still waits for the model.
@@ -136,6 +163,9 @@ async fn an_edit_is_found_by_its_passage_before_the_chunk_is_re_embedded() {
         assert!(!hit["text"].as_str().unwrap().contains("saffron"), "{hit}");
     }
     assert_eq!(status(&h).await["provisional_vectors"], 1);
+    // A deletion has no passage of its own: it counts as findable by meaning only once the
+    // chunk's full vector lands.
+    awaiting_meaning(&h, 1).await;
 
     // The model catches up: full vectors replace every provisional one, and the vector embedded
     // of the text with the deleted paragraph is thrown away, not served.
@@ -145,6 +175,7 @@ async fn an_edit_is_found_by_its_passage_before_the_chunk_is_re_embedded() {
     assert_eq!(state["objects_awaiting_vectors"], 0, "{state}");
     assert_eq!(state["provisional_vectors"], 0, "{state}");
     assert_eq!(state["superseded_vectors_discarded"], 1, "{state}");
+    assert_eq!(state["freshness"]["edits_awaiting_meaning"], 0, "{state}");
     let results = chunks(&h, &seed).await;
     assert_eq!(results[0]["provisional_passage"], Value::Null);
     assert_eq!(results[0]["text"].as_str(), Some(seed.as_str()));
