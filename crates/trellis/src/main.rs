@@ -312,8 +312,12 @@ enum IntegrationCommand {
         /// Where to create it (default: ./NAME); it must not exist, or be empty.
         #[arg(long)]
         dir: Option<PathBuf>,
-        /// The trellis-sdk crate to depend on (default: sdk/rust/trellis-sdk in the Trellis
-        /// source this binary was built from).
+        /// The language: rust (the trellis-sdk crate), javascript (componentize-js) or python
+        /// (componentize-py).
+        #[arg(long, value_enum, default_value_t = ScaffoldLanguage::Rust)]
+        language: ScaffoldLanguage,
+        /// For Rust, the trellis-sdk crate to depend on (default: sdk/rust/trellis-sdk in the
+        /// Trellis source this binary was built from).
         #[arg(long)]
         sdk_path: Option<PathBuf>,
     },
@@ -787,8 +791,9 @@ async fn integration_command(command: IntegrationCommand) -> Result<()> {
         IntegrationCommand::New {
             name,
             dir,
+            language,
             sdk_path,
-        } => integration_new(&name, dir, sdk_path),
+        } => integration_new(&name, language.into(), dir, sdk_path),
         IntegrationCommand::Build { dir } => {
             let project = project::Project::open(&client::project_dir(dir))?;
             let component = project::build(&project)?;
@@ -804,23 +809,54 @@ async fn integration_command(command: IntegrationCommand) -> Result<()> {
     }
 }
 
-fn integration_new(name: &str, dir: Option<PathBuf>, sdk_path: Option<PathBuf>) -> Result<()> {
-    let scaffold = scaffold::create(name, dir, sdk_path)?;
-    if !scaffold.sdk_found {
-        eprintln!(
-            "warning: the Trellis SDK is not at {} (this binary was built from another tree): point trellis-sdk in Cargo.toml at sdk/rust/trellis-sdk of a Trellis checkout",
-            scaffold.sdk_path
-        );
+/// The languages `integration new` scaffolds.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum ScaffoldLanguage {
+    Rust,
+    Javascript,
+    Python,
+}
+
+impl From<ScaffoldLanguage> for integrations::Language {
+    fn from(language: ScaffoldLanguage) -> Self {
+        match language {
+            ScaffoldLanguage::Rust => integrations::Language::Rust,
+            ScaffoldLanguage::Javascript => integrations::Language::Javascript,
+            ScaffoldLanguage::Python => integrations::Language::Python,
+        }
     }
+}
+
+fn integration_new(
+    name: &str,
+    language: integrations::Language,
+    dir: Option<PathBuf>,
+    sdk_path: Option<PathBuf>,
+) -> Result<()> {
+    let scaffold = scaffold::create(name, language, dir, sdk_path)?;
     let dir = scaffold.dir.display();
-    println!(
-        "Created the integration {name} in {dir} (trellis-sdk at {}).",
-        scaffold.sdk_path
-    );
+    let input = match &scaffold.sdk_path {
+        Some(sdk_path) => {
+            if !scaffold.sdk_found {
+                eprintln!(
+                    "warning: the Trellis SDK is not at {sdk_path} (this binary was built from another tree): point trellis-sdk in Cargo.toml at sdk/rust/trellis-sdk of a Trellis checkout"
+                );
+            }
+            println!("Created the integration {name} in {dir} (trellis-sdk at {sdk_path}).");
+            r#"{"query": ""}"#
+        }
+        None => {
+            println!(
+                "Created the {} integration {name} in {dir}.",
+                scaffold::language_name(language)
+            );
+            r#"{"name": "Ada"}"#
+        }
+    };
     println!("Next:");
     println!("  cd {dir}");
     println!("  trellis integration build");
-    println!("  trellis integration dev --input '{{\"query\": \"\"}}' --server URL --token TOKEN");
+    println!("  trellis integration dev --input '{input}' --server URL --token TOKEN");
     Ok(())
 }
 

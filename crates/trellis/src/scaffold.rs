@@ -6,6 +6,8 @@ use std::path::{Component, Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
+use integrations::Language;
+
 use crate::project::{MANIFEST_FILE, toml_string};
 
 /// Longest integration name, in characters: `NAME_CHARS_MAX` in
@@ -13,10 +15,12 @@ use crate::project::{MANIFEST_FILE, toml_string};
 const NAME_CHARS_MAX: usize = 64;
 
 const MANIFEST_TEMPLATE: &str = include_str!("scaffold/trellis.toml.in");
+const JAVASCRIPT_MANIFEST_TEMPLATE: &str = include_str!("scaffold/javascript/trellis.toml.in");
+const PYTHON_MANIFEST_TEMPLATE: &str = include_str!("scaffold/python/trellis.toml.in");
 
-/// The files of a new project: where each goes, and its template. `{{name}}`, `{{crate_name}}`
-/// and `{{sdk_path}}` (a TOML string) are filled in.
-const FILES: [(&str, &str); 5] = [
+/// The files of a new Rust project: where each goes, and its template. `{{name}}`,
+/// `{{crate_name}}` and `{{sdk_path}}` (a TOML string) are filled in.
+const RUST_FILES: &[(&str, &str)] = &[
     ("Cargo.toml", include_str!("scaffold/Cargo.toml.in")),
     ("src/lib.rs", include_str!("scaffold/lib.rs.in")),
     (MANIFEST_FILE, MANIFEST_TEMPLATE),
@@ -24,23 +28,80 @@ const FILES: [(&str, &str); 5] = [
     ("README.md", include_str!("scaffold/README.md.in")),
 ];
 
+/// The files of a new JavaScript project (`{{name}}` filled in): an npm project that
+/// `trellis integration build` installs and componentizes.
+const JAVASCRIPT_FILES: &[(&str, &str)] = &[
+    (
+        "package.json",
+        include_str!("scaffold/javascript/package.json.in"),
+    ),
+    ("index.js", include_str!("scaffold/javascript/index.js.in")),
+    (MANIFEST_FILE, JAVASCRIPT_MANIFEST_TEMPLATE),
+    (
+        ".gitignore",
+        include_str!("scaffold/javascript/gitignore.in"),
+    ),
+    (
+        "README.md",
+        include_str!("scaffold/javascript/README.md.in"),
+    ),
+];
+
+/// The files of a new Python project (`{{name}}` filled in), built by componentize-py.
+const PYTHON_FILES: &[(&str, &str)] = &[
+    ("app.py", include_str!("scaffold/python/app.py.in")),
+    (MANIFEST_FILE, PYTHON_MANIFEST_TEMPLATE),
+    (".gitignore", include_str!("scaffold/python/gitignore.in")),
+    ("README.md", include_str!("scaffold/python/README.md.in")),
+];
+
+/// How people write the language's name.
+pub fn language_name(language: Language) -> &'static str {
+    match language {
+        Language::Rust => "Rust",
+        Language::Javascript => "JavaScript",
+        Language::Python => "Python",
+    }
+}
+
+/// The manifest template and the files of a new project in `language`.
+fn templates(language: Language) -> (&'static str, &'static [(&'static str, &'static str)]) {
+    match language {
+        Language::Rust => (MANIFEST_TEMPLATE, RUST_FILES),
+        Language::Javascript => (JAVASCRIPT_MANIFEST_TEMPLATE, JAVASCRIPT_FILES),
+        Language::Python => (PYTHON_MANIFEST_TEMPLATE, PYTHON_FILES),
+    }
+}
+
 /// What `create` made.
 pub struct Scaffold {
     pub dir: PathBuf,
-    /// The SDK path as written in Cargo.toml.
-    pub sdk_path: String,
+    /// For a Rust project, the SDK path as written in Cargo.toml.
+    pub sdk_path: Option<String>,
     /// False when the SDK was not found where this binary was built (Cargo.toml then names a
     /// path that does not exist here).
     pub sdk_found: bool,
 }
 
-/// Writes a new integration project named `name` into `dir` (default `./NAME`), which must not
-/// exist or be empty. The SDK dependency is `sdk_path`, or the SDK of the Trellis source tree this
-/// binary was built from.
-pub fn create(name: &str, dir: Option<PathBuf>, sdk_path: Option<PathBuf>) -> Result<Scaffold> {
+/// Writes a new integration project in `language` named `name` into `dir` (default `./NAME`),
+/// which must not exist or be empty. A Rust project's SDK dependency is `sdk_path`, or the SDK
+/// of the Trellis source tree this binary was built from.
+pub fn create(
+    name: &str,
+    language: Language,
+    dir: Option<PathBuf>,
+    sdk_path: Option<PathBuf>,
+) -> Result<Scaffold> {
     check_name(name)?;
+    if sdk_path.is_some() && language != Language::Rust {
+        bail!(
+            "--sdk-path is for Rust projects; a {} project does not use the Rust SDK",
+            language_name(language)
+        );
+    }
+    let (manifest_template, files) = templates(language);
     // The manifest's own rules are the authority: never write one the server would refuse.
-    integrations::Manifest::parse(&MANIFEST_TEMPLATE.replace("{{name}}", name))
+    integrations::Manifest::parse(&manifest_template.replace("{{name}}", name))
         .with_context(|| format!("the scaffold's {MANIFEST_FILE} for `{name}`"))?;
     let dir = dir.unwrap_or_else(|| PathBuf::from(name));
     match std::fs::read_dir(&dir) {
@@ -54,6 +115,15 @@ pub fn create(name: &str, dir: Option<PathBuf>, sdk_path: Option<PathBuf>) -> Re
         }
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
         Err(error) => return Err(error).with_context(|| format!("reading {}", dir.display())),
+    }
+    if language != Language::Rust {
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        write_files(&dir, files, |template| template.replace("{{name}}", name))?;
+        return Ok(Scaffold {
+            dir,
+            sdk_path: None,
+            sdk_found: true,
+        });
     }
     let (sdk, sdk_found) = match sdk_path {
         Some(path) => {
@@ -97,9 +167,19 @@ pub fn create(name: &str, dir: Option<PathBuf>, sdk_path: Option<PathBuf>) -> Re
             .replace("{{sdk_path}}", &toml_string(&sdk_path))
     };
 
-    for (path, template) in FILES {
+    write_files(&dir, files, render)?;
+    Ok(Scaffold {
+        dir,
+        sdk_path: Some(sdk_path),
+        sdk_found,
+    })
+}
+
+/// Writes each of `files` under `dir`, rendered by `render`.
+fn write_files(dir: &Path, files: &[(&str, &str)], render: impl Fn(&str) -> String) -> Result<()> {
+    for (path, template) in files {
         let path = dir.join(path);
-        // create_new: a file that appeared since the check above is never overwritten.
+        // create_new: a file that appeared since the emptiness check is never overwritten.
         std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -107,11 +187,7 @@ pub fn create(name: &str, dir: Option<PathBuf>, sdk_path: Option<PathBuf>) -> Re
             .and_then(|mut file| file.write_all(render(template).as_bytes()))
             .with_context(|| format!("writing {}", path.display()))?;
     }
-    Ok(Scaffold {
-        dir,
-        sdk_path,
-        sdk_found,
-    })
+    Ok(())
 }
 
 /// Checks a name the way the manifest does (1 to 64 lowercase letters, digits and '-', not
@@ -216,6 +292,37 @@ mod tests {
             slash_separated(Path::new("../../trellis/sdk")).unwrap(),
             "../../trellis/sdk"
         );
+    }
+
+    #[test]
+    fn javascript_and_python_scaffolds_declare_their_language_and_no_scopes() {
+        for (language, entry) in [
+            (Language::Javascript, "index.js"),
+            (Language::Python, "app.py"),
+        ] {
+            let (template, files) = templates(language);
+            let manifest =
+                integrations::Manifest::parse(&template.replace("{{name}}", "greeter")).unwrap();
+            assert_eq!(manifest.integration.language, language);
+            assert!(manifest.scopes.workspace.is_empty());
+            assert!(manifest.triggers.invoke);
+            assert!(files.iter().any(|(path, _)| *path == entry), "{entry}");
+            assert!(files.iter().any(|(path, _)| *path == MANIFEST_FILE));
+        }
+        let dir = std::env::temp_dir().join(format!("trellis-scaffold-{}", std::process::id()));
+        let error = create(
+            "greeter",
+            Language::Python,
+            Some(dir.clone()),
+            Some(dir.clone()),
+        )
+        .err()
+        .unwrap();
+        assert!(
+            error.to_string().contains("--sdk-path is for Rust"),
+            "{error}"
+        );
+        assert!(!dir.exists(), "nothing is written for a refused request");
     }
 
     #[test]

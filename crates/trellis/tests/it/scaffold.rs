@@ -381,10 +381,52 @@ async fn build_and_dev_a_copy_of(name: &str, files: &[&str]) {
     for file in files {
         std::fs::copy(example.join(file), project.join(file)).unwrap();
     }
+    let input = json!({"from": name});
+    build_and_dev(&dir, &project, name, &input, &input).await;
+}
+
+/// `integration new NAME --language LANGUAGE` writes `files`, and the project builds and runs
+/// as written: invoked with a name, it greets it.
+async fn new_project_builds_and_dev_runs_it(language: &str, files: &[&str]) {
+    let name = format!("greeter-{language}");
+    let dir = temp_dir(&format!("scaffold-new-{language}"));
+    let project = dir.join(&name);
+    let created = succeeded(trellis(
+        &[
+            "integration",
+            "new",
+            &name,
+            "--language",
+            language,
+            "--dir",
+            project.to_str().unwrap(),
+        ],
+        &dir,
+    ));
+    assert!(
+        created.contains(&format!("integration {name}")),
+        "{created}"
+    );
+    for file in files {
+        assert!(project.join(file).is_file(), "{file}");
+    }
+    build_and_dev(
+        &dir,
+        &project,
+        &name,
+        &json!({"name": "Ada"}),
+        &json!({"greeting": "Hello, Ada!"}),
+    )
+    .await;
+}
+
+/// Builds the project with `trellis integration build`, checks it is a component, and runs it
+/// once with `input` through `dev` on a fresh server, expecting `expected`; removes `dir`.
+async fn build_and_dev(dir: &Path, project: &Path, name: &str, input: &Value, expected: &Value) {
     let project_arg = project.to_str().unwrap();
     let built = succeeded(trellis(
         &["integration", "build", "--dir", project_arg],
-        &dir,
+        dir,
     ));
     let component = format!("dist/{name}.wasm");
     assert!(built.contains(&component), "{built}");
@@ -396,7 +438,6 @@ async fn build_and_dev_a_copy_of(name: &str, files: &[&str]) {
     let token = owner_token(data.to_str().unwrap());
     let server = Server::start(&data, false).await;
     let url = format!("http://127.0.0.1:{}", server.port);
-    let input = json!({"from": name});
     let stdout = succeeded(trellis(
         &[
             "integration",
@@ -410,20 +451,20 @@ async fn build_and_dev_a_copy_of(name: &str, files: &[&str]) {
             "--token",
             &token,
         ],
-        &dir,
+        dir,
     ));
     let output = stdout
         .lines()
         .find_map(|line| line.strip_prefix("output: "))
         .unwrap_or_else(|| panic!("no output: {stdout}"));
     assert_eq!(
-        serde_json::from_str::<Value>(output).unwrap(),
-        input,
+        &serde_json::from_str::<Value>(output).unwrap(),
+        expected,
         "{stdout}"
     );
     drop(server);
     // A JavaScript project's node_modules is a few hundred megabytes.
-    std::fs::remove_dir_all(&dir).ok();
+    std::fs::remove_dir_all(dir).ok();
 }
 
 /// A JavaScript project (a copy of integrations/echo-js) builds with `trellis integration
@@ -450,4 +491,30 @@ async fn a_javascript_project_builds_with_componentize_js_and_dev_runs_it() {
 #[tokio::test]
 async fn a_python_project_builds_with_componentize_py_and_dev_runs_it() {
     build_and_dev_a_copy_of("echo-py", &["app.py", "trellis.toml"]).await;
+}
+
+/// `integration new --language javascript`: an npm project (`npm install` on the first build).
+#[tokio::test]
+async fn a_new_javascript_project_builds_and_dev_runs_it() {
+    new_project_builds_and_dev_runs_it(
+        "javascript",
+        &[
+            "package.json",
+            "index.js",
+            "trellis.toml",
+            ".gitignore",
+            "README.md",
+        ],
+    )
+    .await;
+}
+
+/// `integration new --language python`: `app.py` for componentize-py.
+#[tokio::test]
+async fn a_new_python_project_builds_and_dev_runs_it() {
+    new_project_builds_and_dev_runs_it(
+        "python",
+        &["app.py", "trellis.toml", ".gitignore", "README.md"],
+    )
+    .await;
 }
