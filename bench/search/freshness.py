@@ -31,7 +31,9 @@ Options (environment): RATE, SECONDS, PAGES, EMBEDDER (`local` or `hashing`), PO
 DRAIN_SECONDS, SEMANTIC_POLLERS, SEMANTIC_POLL_MS, KEYWORD_POLLERS (0 for none: the indexer's
 measure alone, with no query load), KEYWORD_POLL_MS, SERVER_LOG (a file for the server's log).
 """
-import collections, json, os, random, subprocess, sys, tempfile, threading, time, urllib.request
+import collections, os, random, sys, threading, time
+
+from trellis_server import Server
 
 BIN = os.environ.get("TRELLIS_BIN", "target/release/trellis")
 RATE = float(os.environ.get("RATE", "20"))
@@ -53,7 +55,6 @@ SEMANTIC_POLLERS = int(os.environ.get("SEMANTIC_POLLERS", "1"))
 KEYWORD_POLL_MS = float(os.environ.get("KEYWORD_POLL_MS", "20"))
 KEYWORD_POLLERS = int(os.environ.get("KEYWORD_POLLERS", "1"))
 SEMANTIC_PAGE_SIZE = 100
-BASE = f"http://127.0.0.1:{PORT}"
 MODES = ("keyword", "semantic")
 
 
@@ -96,44 +97,20 @@ def sentence_for(n, word, rng):
             f"(note {n}, code {word}).")
 
 
-def call(method, path, token, body=None):
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(BASE + path, data=data, method=method, headers={
-        "Authorization": f"Bearer {token}", "Notion-Version": "2025-09-03",
-        "Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=30) as resp:
-        return json.loads(resp.read())
-
-
 def percentile(sorted_ms, q):
     return sorted_ms[min(len(sorted_ms) - 1, int(q * len(sorted_ms)))]
 
 
 def main():
-    data = tempfile.mkdtemp(prefix="trellis-freshness-")
-    subprocess.run([BIN, "user", "create", "--email", "bench@example.com", "--name", "Bench",
-                    "--role", "owner", "--data-dir", data], check=True, capture_output=True)
-    token = subprocess.run([BIN, "token", "create", "--user", "bench@example.com", "--data-dir", data],
-                           check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
-    server = subprocess.Popen([BIN, "serve", "--addr", f"127.0.0.1:{PORT}", "--data-dir", data,
-                               "--embedder", EMBEDDER, "--rate-limit-per-second", "100000",
-                               "--rate-limit-burst", "100000"],
-                              stdout=subprocess.DEVNULL, stderr=open(os.environ.get("SERVER_LOG", os.devnull), "w"))
-    try:
-        for _ in range(600):
-            try:
-                urllib.request.urlopen(BASE + "/health", timeout=1)
-                break
-            except Exception:
-                time.sleep(0.1)
+    with Server(BIN, PORT, EMBEDDER, log=os.environ.get("SERVER_LOG")) as server:
         pages = []
         for i in range(PAGES):
-            page = call("POST", "/v1/pages", token, {
+            page = server.call("POST", "/v1/pages", {
                 "parent": {"workspace": True},
                 "properties": {"title": {"title": [{"text": {"content": f"Bench page {i}"}}]}},
                 "children": [{"type": "paragraph", "paragraph": {"rich_text": [{"type": "text", "text": {"content": "Seed text about logistics and routing."}}]}}]})
             pages.append(page["id"])
-        while call("GET", "/platform/v1/search/status", token)["pending_events"] > 0:
+        while server.call("GET", "/platform/v1/search/status")["pending_events"] > 0:
             time.sleep(0.05)
 
         # The keyword stage follows the change log, so the keyword poller asks only for the
@@ -170,8 +147,8 @@ def main():
                 word, (acked, sentence) = head
                 if mode == "keyword":
                     keyword_queries[0] += 1
-                    hits = call("POST", "/platform/v1/search/chunks", token,
-                                {"query": word, "mode": "keyword", "page_size": 1})["results"]
+                    hits = server.call("POST", "/platform/v1/search/chunks",
+                                       {"query": word, "mode": "keyword", "page_size": 1})["results"]
                     if hits and word in hits[0]["text"]:
                         seen = time.monotonic()
                         with lock:
@@ -181,9 +158,9 @@ def main():
                         time.sleep(KEYWORD_POLL_MS / 1000)
                     continue
                 asked = time.monotonic()
-                hits = call("POST", "/platform/v1/search/chunks", token,
-                            {"query": sentence, "mode": "semantic",
-                             "page_size": SEMANTIC_PAGE_SIZE})["results"]
+                hits = server.call("POST", "/platform/v1/search/chunks",
+                                   {"query": sentence, "mode": "semantic",
+                                    "page_size": SEMANTIC_PAGE_SIZE})["results"]
                 seen = time.monotonic()
                 query_ms.append((seen - asked) * 1000)
                 chunks_seen[0] = max(chunks_seen[0], len(hits))
@@ -211,7 +188,7 @@ def main():
             time.sleep(max(0.0, due - time.monotonic()))
             word = f"zq{n}x{rng.randrange(10**6)}"
             sentence = sentence_for(n, word, rng)
-            call("PATCH", f"/v1/blocks/{rng.choice(pages)}/children", token, {"children": [
+            server.call("PATCH", f"/v1/blocks/{rng.choice(pages)}/children", {"children": [
                 {"type": "paragraph", "paragraph": {"rich_text": [{"type": "text", "text": {"content": sentence}}]}}]})
             acked = time.monotonic()
             with lock:
@@ -223,7 +200,7 @@ def main():
         for poller in pollers:
             poller.join()
 
-        status = call("GET", "/platform/v1/search/status", token)
+        status = server.call("GET", "/platform/v1/search/status")
         print("indexer: " + ", ".join(f"{key} {status.get(key)}" for key in (
             "provisional_passages_added", "superseded_vectors_kept",
             "superseded_vectors_discarded", "provisional_vectors", "provisional_vectors_dropped",
@@ -267,9 +244,6 @@ def main():
                        for key in ("samples", "p50_ms", "p90_ms", "p99_ms", "max_ms")]
         result.append(f"indexer_awaiting_meaning={freshness.get('edits_awaiting_meaning')}")
         print("RESULT " + " ".join(result))
-    finally:
-        server.terminate()
-        server.wait()
 
 
 if __name__ == "__main__":
