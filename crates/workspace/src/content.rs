@@ -768,6 +768,9 @@ impl Workspace {
     fn start_vector_round(&self) -> Result<bool> {
         let content = self.content()?;
         let mut progress = lock(&content.progress)?;
+        if progress.dirty.is_empty() {
+            progress.deferred_since = None;
+        }
         if progress.round.is_some() || progress.dirty.is_empty() {
             return Ok(progress.round.is_some());
         }
