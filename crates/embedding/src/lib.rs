@@ -73,17 +73,16 @@ pub trait Embedder: Send + Sync {
     /// stalls the async runtime; it must be called from within a tokio runtime.
     fn embed(&self, texts: Vec<String>) -> EmbedFuture<'_>;
 
-    /// Embeds one search query, which someone is waiting for: an embedder that queues work
-    /// (the local model) runs it before the background batches waiting for their turn. Returns
-    /// one vector, like `embed(vec![query])`.
-    fn embed_query(&self, query: String) -> EmbedFuture<'_> {
-        self.embed(vec![query])
-    }
-
-    /// Embeds a small batch someone is waiting for (an edit's changed passages, which make it
-    /// findable by meaning): like [`Embedder::embed_query`], ahead of background batches.
+    /// Embeds a small batch someone is waiting for (a search query, an edit's changed passages,
+    /// which make it findable by meaning): an embedder that queues work (the local model) runs
+    /// it before the background batches waiting for their turn.
     fn embed_urgent(&self, texts: Vec<String>) -> EmbedFuture<'_> {
         self.embed(texts)
+    }
+
+    /// Embeds one search query, urgently ([`Embedder::embed_urgent`]). Returns one vector.
+    fn embed_query(&self, query: String) -> EmbedFuture<'_> {
+        self.embed_urgent(vec![query])
     }
 }
 

@@ -328,10 +328,6 @@ impl Embedder for LocalMiniLm {
         self.embed_on_pool(texts, false)
     }
 
-    fn embed_query(&self, query: String) -> EmbedFuture<'_> {
-        self.embed_on_pool(vec![query], true)
-    }
-
     fn embed_urgent(&self, texts: Vec<String>) -> EmbedFuture<'_> {
         self.embed_on_pool(texts, true)
     }

@@ -462,14 +462,13 @@ impl ContentIndex {
     }
 
     /// Adds a provisional vector of `passage` (a passage of the chunk's current indexed text)
-    /// for a chunk that waits for its full vector; entries of the chunk with a sequence number
-    /// at or below `covers_through` go. Skipped (returning false) when no object owns the chunk,
-    /// the chunk already has its full vector, or the provisional set is full.
+    /// for a chunk that waits for its full vector (`seq` orders a chunk's provisional vectors,
+    /// lowest dropped first). Skipped (returning false) when no object owns the chunk, the chunk
+    /// already has its full vector, or the provisional set is full.
     pub fn add_provisional(
         &self,
         chunk_id: u64,
         seq: u64,
-        covers_through: Option<u64>,
         passage: Arc<str>,
         vector: Vec<f32>,
     ) -> Result<bool> {
@@ -485,7 +484,7 @@ impl ContentIndex {
             return Ok(false);
         }
         let mut provisional = self.provisional.lock().map_err(|_| Error::Poisoned)?;
-        Ok(provisional.add(chunk_id, seq, covers_through, passage, vector))
+        Ok(provisional.add(chunk_id, seq, passage, vector))
     }
 
     /// Pairs each hit with the object owning its chunk, in order; hits whose chunk has no

@@ -84,24 +84,11 @@ impl Provisional {
         self.total == 0
     }
 
-    /// Adds a vector of `passage` for `chunk_id`. Entries of the chunk at or below
-    /// `covers_through` go (the new vector's text holds theirs). Returns whether it was kept:
-    /// not when the index is full, nor when the chunk already has an entry with the same
-    /// passage.
-    pub fn add(
-        &mut self,
-        chunk_id: u64,
-        seq: u64,
-        covers_through: Option<u64>,
-        passage: Arc<str>,
-        vector: Vec<f32>,
-    ) -> bool {
+    /// Adds a vector of `passage` for `chunk_id` (a chunk's lowest `seq` goes first when it
+    /// is full). Returns whether it was kept: not when the index is full, nor when the chunk
+    /// already has an entry with the same passage.
+    pub fn add(&mut self, chunk_id: u64, seq: u64, passage: Arc<str>, vector: Vec<f32>) -> bool {
         let entries = self.by_chunk.entry(chunk_id).or_default();
-        if let Some(through) = covers_through {
-            let before = entries.len();
-            entries.retain(|e| e.seq > through);
-            self.total -= before - entries.len();
-        }
         let duplicate = entries.iter().any(|e| e.passage == passage);
         if duplicate || self.total >= PROVISIONAL_VECTORS_MAX {
             if entries.is_empty() {
@@ -342,9 +329,9 @@ mod tests {
     #[test]
     fn search_returns_each_chunks_best_passage_and_respects_allowed() {
         let mut p = Provisional::new();
-        assert!(p.add(1, 1, None, "one".into(), unit(&[1.0, 0.0])));
-        assert!(p.add(1, 2, None, "two".into(), unit(&[0.6, 0.8])));
-        assert!(p.add(2, 3, None, "three".into(), unit(&[0.0, 1.0])));
+        assert!(p.add(1, 1, "one".into(), unit(&[1.0, 0.0])));
+        assert!(p.add(1, 2, "two".into(), unit(&[0.6, 0.8])));
+        assert!(p.add(2, 3, "three".into(), unit(&[0.0, 1.0])));
         let allowed: HashSet<u64> = [1, 2].into();
         let hits = p.search(&unit(&[0.0, 1.0]), 10, &allowed);
         assert_eq!(hits.len(), 2);
@@ -356,22 +343,22 @@ mod tests {
     }
 
     #[test]
-    fn passages_leave_with_their_text_and_covered_entries_go() {
+    fn passages_leave_with_their_text_and_a_chunk_keeps_each_passage_once() {
         let mut p = Provisional::new();
-        p.add(1, 1, None, "alpha beta".into(), unit(&[1.0, 0.0]));
-        p.add(1, 2, None, "gamma".into(), unit(&[0.0, 1.0]));
-        p.add(1, 3, None, "delta".into(), unit(&[0.0, 1.0]));
+        p.add(1, 1, "alpha beta".into(), unit(&[1.0, 0.0]));
+        p.add(1, 2, "gamma".into(), unit(&[0.0, 1.0]));
+        p.add(1, 3, "delta".into(), unit(&[0.0, 1.0]));
         assert_eq!(p.len(), 3);
         p.retain_passages(1, "T\nalpha beta delta");
         assert_eq!(p.len(), 2);
-        // A vector of the text as of seq 2 covers entries 1 and 2, not 3.
-        assert!(p.add(1, 2, Some(2), "alpha beta delta".into(), unit(&[1.0, 1.0])));
-        assert_eq!(p.len(), 2);
+        // A vector of a whole earlier text stays beside the passages it holds.
+        assert!(p.add(1, 4, "alpha beta delta".into(), unit(&[1.0, 1.0])));
+        assert_eq!(p.len(), 3);
         p.remove(1);
         assert!(p.is_empty());
         // The same passage twice is kept once.
-        assert!(p.add(5, 1, None, "x".into(), unit(&[1.0, 0.0])));
-        assert!(!p.add(5, 2, None, "x".into(), unit(&[1.0, 0.0])));
+        assert!(p.add(5, 1, "x".into(), unit(&[1.0, 0.0])));
+        assert!(!p.add(5, 2, "x".into(), unit(&[1.0, 0.0])));
         assert_eq!(p.len(), 1);
     }
 
@@ -379,9 +366,10 @@ mod tests {
     fn a_chunk_keeps_at_most_its_share() {
         let mut p = Provisional::new();
         for seq in 0..(PROVISIONAL_PER_CHUNK_MAX as u64 + 5) {
-            assert!(p.add(9, seq, None, format!("w{seq}").into(), unit(&[1.0, 0.0])));
+            assert!(p.add(9, seq, format!("w{seq}").into(), unit(&[1.0, 0.0])));
         }
         assert_eq!(p.len(), PROVISIONAL_PER_CHUNK_MAX);
+        assert_eq!(p.dropped(), 5, "each vector pushed out is counted");
         let hits = p.search(&unit(&[1.0, 0.0]), 1, &[9].into());
         assert_eq!(hits.len(), 1);
         // The oldest went first.

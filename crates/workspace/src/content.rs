@@ -991,20 +991,14 @@ impl Workspace {
                         let text = passage_text(row, &passage);
                         passages.push((object_id, row.chunk_id as u64, Arc::from(passage), text));
                     }
+                    if old.is_none_or(|old| old.text_hash != row.text_hash) {
+                        changed
+                            .entry(object_id)
+                            .or_default()
+                            .push(row.chunk_id as u64);
+                    }
                 }
             }
-            changed.insert(
-                object_id,
-                rows.iter()
-                    .filter(|row| {
-                        row.vector.is_empty()
-                            && previous
-                                .get(&row.chunk_id)
-                                .is_none_or(|old| old.text_hash != row.text_hash)
-                    })
-                    .map(|row| row.chunk_id as u64)
-                    .collect(),
-            );
             records.push((object_id, rows));
         }
 
@@ -1073,7 +1067,7 @@ impl Workspace {
             progress.next_seq += 1;
             content
                 .index
-                .add_provisional(chunk_id, seq, None, passage, vector)
+                .add_provisional(chunk_id, seq, passage, vector)
                 .map_err(search_error)?;
         }
         for (object_id, chunk_id, passage, text) in passages {
@@ -1125,7 +1119,6 @@ impl Workspace {
                     .add_provisional(
                         pending.chunk_id,
                         pending.seq,
-                        None,
                         pending.passage,
                         vector.clone(),
                     )
@@ -1200,16 +1193,17 @@ impl Workspace {
     /// chunks it embedded.
     async fn vector_round(&self, chunks_max: usize, bulk_allowed: bool) -> Result<usize> {
         let content = self.content()?;
-        let passages = std::mem::take(&mut lock(&content.progress)?.embedded_passages);
-        let (mut objects, seq_now, tickets_read): (Vec<(ChangeCursor, Id)>, u64, u64) = {
-            let progress = lock(&content.progress)?;
+        let (passages, mut objects, seq_now, tickets_read) = {
+            let mut progress = lock(&content.progress)?;
             let tickets_read = lock(&content.freshness)?.next_ticket();
+            let objects: Vec<(ChangeCursor, Id)> = progress
+                .dirty
+                .iter()
+                .map(|(object_id, since)| (*since, *object_id))
+                .collect();
             (
-                progress
-                    .dirty
-                    .iter()
-                    .map(|(object_id, since)| (*since, *object_id))
-                    .collect(),
+                std::mem::take(&mut progress.embedded_passages),
+                objects,
                 progress.next_seq,
                 tickets_read,
             )
@@ -1324,11 +1318,10 @@ impl Workspace {
                         .index
                         .add_provisional(
                             chunk_id,
+                            // The chunk's passage vectors stay beside it: this vector's
+                            // text holds theirs, but a query for one edit matches that edit's
+                            // passage better than ~160 words of which it is one sentence.
                             seq_now.saturating_sub(1),
-                            // The chunk's passage vectors stay: this vector's text holds
-                            // theirs, but a query for one edit matches that edit's passage
-                            // better than ~160 words of which it is one sentence.
-                            None,
                             Arc::from(text.as_str()),
                             vector.clone(),
                         )
