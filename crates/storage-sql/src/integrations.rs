@@ -333,18 +333,24 @@ impl Tx {
     /// Enqueues a run. With a `run_key` the installation already used, nothing is enqueued and
     /// `false` is returned: a trigger delivered twice runs once.
     pub async fn enqueue_run(&mut self, run: &RunRow) -> Result<bool> {
-        Ok(self.enqueue_runs(std::slice::from_ref(run)).await? > 0)
+        Ok(!self
+            .insert_runs(std::slice::from_ref(run))
+            .await?
+            .is_empty())
     }
 
-    /// Enqueues runs, [`RUNS_PER_STATEMENT_MAX`] to a statement; a run whose `run_key` its
-    /// installation already used is skipped. Returns how many were enqueued.
-    pub async fn enqueue_runs(&mut self, runs: &[RunRow]) -> Result<usize> {
-        let mut enqueued = 0;
+    /// Inserts runs as they are given (queued, or already claimed by the caller, which then
+    /// holds their first attempt), [`RUNS_PER_STATEMENT_MAX`] to a statement. A run whose
+    /// `run_key` its installation already used is skipped. Returns the ids of the runs it
+    /// inserted, so a caller starts only runs that no one else (another node, or a process
+    /// before a restart) inserted first.
+    pub async fn insert_runs(&mut self, runs: &[RunRow]) -> Result<Vec<Id>> {
+        let mut inserted = Vec::with_capacity(runs.len());
         for batch in runs.chunks(RUNS_PER_STATEMENT_MAX) {
             let values = values_placeholders(self.dialect, batch.len(), RUN_COLUMN_COUNT);
             let sql = format!(
                 "INSERT INTO integration_runs ({RUN_COLUMNS}) VALUES {values} \
-                 ON CONFLICT (installation_id, run_key) DO NOTHING"
+                 ON CONFLICT (installation_id, run_key) DO NOTHING RETURNING id"
             );
             let mut query = sqlx::query(&sql);
             for run in batch {
@@ -364,9 +370,11 @@ impl Tx {
                     .bind(run.record.clone())
                     .bind(run.output.clone());
             }
-            enqueued += query.execute(&mut *self.tx).await?.rows_affected() as usize;
+            for row in query.fetch_all(&mut *self.tx).await? {
+                inserted.push(parse_id(&row.try_get::<String, _>(0)?)?);
+            }
         }
-        Ok(enqueued)
+        Ok(inserted)
     }
 
     /// Runs that may be claimed now: running ones whose lease ended, then queued ones, oldest
@@ -395,11 +403,12 @@ impl Tx {
         rows.iter().map(decode_run).collect()
     }
 
-    /// Queued runs, oldest first (read from the `integration_runs_queued` index, never sorted).
+    /// Queued runs, oldest first (read from the partial `integration_runs_queued` index, never
+    /// sorted).
     pub async fn queued_runs(&mut self, limit: i64) -> Result<Vec<RunRow>> {
         let rows = sqlx::query(&format!(
             "SELECT {RUN_COLUMNS} FROM integration_runs WHERE status = 'queued' \
-             ORDER BY status, created_time, id LIMIT $1{}",
+             ORDER BY created_time, id LIMIT $1{}",
             self.skip_locked()
         ))
         .bind(limit)
@@ -413,7 +422,7 @@ impl Tx {
     pub async fn queued_run_heads(&mut self, limit: i64) -> Result<Vec<(Id, Id)>> {
         let rows = sqlx::query(&format!(
             "SELECT id, installation_id FROM integration_runs WHERE status = 'queued' \
-             ORDER BY status, created_time, id LIMIT $1{}",
+             ORDER BY created_time, id LIMIT $1{}",
             self.skip_locked()
         ))
         .bind(limit)
@@ -424,16 +433,17 @@ impl Tx {
             .collect()
     }
 
-    /// How many runs have each status (`queued`, `running`, `ok`, ...).
-    pub async fn run_counts_by_status(&mut self) -> Result<Vec<(String, i64)>> {
-        let rows = sqlx::query(
-            "SELECT status, COUNT(*) FROM integration_runs GROUP BY status ORDER BY status",
+    /// How many runs there are, and how many of them are queued or running (counted from the
+    /// partial queue indexes, without reading ended runs).
+    pub async fn run_totals(&mut self) -> Result<(i64, i64)> {
+        let row = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM integration_runs), \
+             (SELECT COUNT(*) FROM integration_runs WHERE status = 'queued') \
+             + (SELECT COUNT(*) FROM integration_runs WHERE status = 'running')",
         )
-        .fetch_all(&mut *self.tx)
+        .fetch_one(&mut *self.tx)
         .await?;
-        rows.iter()
-            .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
-            .collect()
+        Ok((row.try_get(0)?, row.try_get(1)?))
     }
 
     fn skip_locked(&self) -> &'static str {
@@ -561,10 +571,17 @@ impl Tx {
 
     /// Runs of each installation holding a live lease.
     pub async fn running_counts(&mut self, now: i64) -> Result<Vec<(Id, i64)>> {
-        let rows = sqlx::query(
+        // On SQLite `+installation_id` keeps the planner on the partial `integration_runs_leased`
+        // index: grouping by the column, it would walk every run ever made in
+        // `integration_runs_by_installation` (measured: 27 ms a pass with 90,000 runs).
+        let group = match self.dialect {
+            Dialect::Sqlite => "+installation_id",
+            Dialect::Postgres => "installation_id",
+        };
+        let rows = sqlx::query(&format!(
             "SELECT installation_id, COUNT(*) FROM integration_runs WHERE status = 'running' AND lease_until > $1 \
-             GROUP BY installation_id",
-        )
+             GROUP BY {group}"
+        ))
         .bind(now)
         .fetch_all(&mut *self.tx)
         .await?;

@@ -295,6 +295,17 @@ CREATE TABLE installation_run_hours (
 )
 "#;
 
+/// Partial queue indexes: only queued runs are in `integration_runs_queued`, and only running
+/// ones in `integration_runs_leased`, so a run that ends leaves both, and a run inserted already
+/// ended or started by its dispatcher touches one at most. The full-status indexes they replace
+/// held every run ever made, and every insert and status change paid for two of them.
+const V7: &str = r#"
+DROP INDEX integration_runs_queue;
+DROP INDEX integration_runs_queued;
+CREATE INDEX integration_runs_queued ON integration_runs (created_time, id) WHERE status = 'queued';
+CREATE INDEX integration_runs_leased ON integration_runs (lease_until, id, installation_id) WHERE status = 'running'
+"#;
+
 pub fn all() -> Vec<Migration> {
     vec![
         Migration {
@@ -332,6 +343,12 @@ pub fn all() -> Vec<Migration> {
             name: "run queue at rate",
             sqlite: V6,
             postgres: V6,
+        },
+        Migration {
+            version: 7,
+            name: "partial run queue indexes",
+            sqlite: V7,
+            postgres: V7,
         },
     ]
 }

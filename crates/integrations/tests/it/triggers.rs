@@ -1,7 +1,7 @@
 //! Change and schedule triggers: each event or tick runs each subscriber once, with the
 //! installer's access intersected with the integration's.
 
-use integrations::Platform;
+use integrations::{InstallRequest, Platform};
 use serde_json::json;
 use workspace::ParentInput;
 
@@ -82,6 +82,77 @@ async fn each_change_runs_each_subscriber_once_and_only_where_it_can_read() {
         let run = by_object(hidden);
         assert_eq!(run.status(), "skipped", "{name}");
         assert_eq!(run.to_json()["output"], json!(null));
+    }
+}
+
+#[tokio::test]
+async fn a_change_run_starts_from_the_trigger_pass_and_one_over_its_budget_waits_queued() {
+    for (name, store) in stores().await {
+        let fixture = Fixture::new(store).await;
+        let manifest = probe_manifest("1.0.0", "[triggers]\nchanges = [\"page.created\"]\n");
+        let installation = fixture.install(&manifest, probe()).await;
+        let id = installation.record.id;
+        fixture
+            .platform
+            .install(
+                &fixture.ada,
+                InstallRequest {
+                    package_id: installation.package.id,
+                    runs_per_hour_max: Some(2),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        drain(&fixture, id).await;
+        let mut pages = Vec::new();
+        for title in ["One", "Two", "Three"] {
+            pages.push(
+                page(
+                    &fixture.workspace,
+                    &fixture.ada,
+                    ParentInput::Page(fixture.shared),
+                    title,
+                )
+                .await,
+            );
+        }
+        // One trigger pass and no claim pass: the two runs the budget admits start from it.
+        assert_eq!(fixture.platform.trigger_pass().await.unwrap(), 3, "{name}");
+        let mut statuses = Vec::new();
+        for _ in 0..1_000 {
+            let runs = runs_of(&fixture, id).await;
+            statuses = runs
+                .iter()
+                .map(|run| {
+                    let object = run.to_json()["event"]["object_id"]
+                        .as_str()
+                        .unwrap()
+                        .to_string();
+                    (object, run.status().to_string())
+                })
+                .collect();
+            if statuses.iter().filter(|(_, status)| status == "ok").count() == 2 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        statuses.sort();
+        let mut expected = vec![
+            (pages[0].to_string(), "ok".to_string()),
+            (pages[1].to_string(), "ok".to_string()),
+            (pages[2].to_string(), "queued".to_string()),
+        ];
+        expected.sort();
+        assert_eq!(statuses, expected, "{name}: the third waits for budget");
+        // A claim pass leaves it waiting too: the hour's budget is spent.
+        fixture.platform.work().await.unwrap();
+        let queued = runs_of(&fixture, id)
+            .await
+            .into_iter()
+            .filter(|run| run.status() == "queued")
+            .count();
+        assert_eq!(queued, 1, "{name}");
     }
 }
 
