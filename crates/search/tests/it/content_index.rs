@@ -245,6 +245,23 @@ fn the_files_survive_an_abrupt_stop_and_damage_is_reported_not_served() {
             "nothing damaged is served"
         );
     }
+    // Vectors kept in another layout (an f32 index, as versions before SQ8 wrote) are rebuilt
+    // from the stored vectors, not served in a layout this version doesn't search.
+    let f32_index = vector_index::Index::new(vector_index::IndexConfig::new(
+        DIMENSIONS,
+        vector_index::Metric::Cosine,
+    ))
+    .unwrap();
+    std::fs::write(&snapshot, f32_index.to_snapshot_bytes()).unwrap();
+    {
+        let (index, reason) = ContentIndex::open(Some(&dir), "test", DIMENSIONS).unwrap();
+        assert_eq!(
+            reason,
+            Some(RebuildReason::LayoutChanged { was: "f32".into() })
+        );
+        assert!(reason.unwrap().vectors_reusable());
+        assert_eq!(index.stats().unwrap().chunks, 0);
+    }
     // Another model's index is not reused.
     let (_, reason) = ContentIndex::open(Some(&dir), "other-model", DIMENSIONS).unwrap();
     assert!(matches!(reason, Some(RebuildReason::ModelChanged { .. })));
