@@ -20,7 +20,7 @@ use runtime::{
 };
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use storage_sql::{InstallationRecord, PackageRecord, RunEnd, RunRow, UsageEvent};
+use storage_sql::{InstallationRecord, PackageRecord, RunEnd, RunRow, RunUsage, UsageEvent};
 use tokio::sync::{Notify, Semaphore};
 use workspace::Workspace;
 
@@ -239,7 +239,8 @@ struct Claimed {
 /// How a run ended, for a group commit ([`Platform::end`]).
 struct Ending {
     end: RunEnd,
-    usage: Vec<UsageEvent>,
+    /// None for a run the guest never ran in.
+    usage: Option<RunUsage>,
     denials: Vec<storage_sql::AuditEntry>,
 }
 
@@ -333,7 +334,7 @@ fn output_json(output: &Option<Output>) -> Option<String> {
     })
 }
 
-fn usage_events(outcome: &RunOutcome, run: &RunRow, time: i64) -> Vec<UsageEvent> {
+fn run_usage(outcome: &RunOutcome, run: &RunRow, time: i64) -> RunUsage {
     let usage = outcome.record.usage;
     let sent = outcome
         .record
@@ -341,23 +342,17 @@ fn usage_events(outcome: &RunOutcome, run: &RunRow, time: i64) -> Vec<UsageEvent
         .iter()
         .filter(|request| request.allowed)
         .count() as u64;
-    [
-        ("cpu", usage.cpu_us, "us"),
-        ("fuel", usage.fuel, "instructions"),
-        ("memory", usage.memory_byte_seconds, "byte_seconds"),
-        ("host_calls", usage.host_calls, "calls"),
-        ("outbound_requests", sent, "requests"),
-    ]
-    .into_iter()
-    .map(|(kind, quantity, unit)| UsageEvent {
+    let quantity = |value: u64| value.min(i64::MAX as u64) as i64;
+    RunUsage {
         run_id: run.id,
         installation_id: run.installation_id,
-        kind: kind.to_string(),
-        quantity: quantity.min(i64::MAX as u64) as i64,
-        unit: unit.to_string(),
         time,
-    })
-    .collect()
+        cpu_us: quantity(usage.cpu_us),
+        fuel: quantity(usage.fuel),
+        memory_byte_seconds: quantity(usage.memory_byte_seconds),
+        host_calls: quantity(usage.host_calls),
+        outbound_requests: quantity(sent),
+    }
 }
 
 impl Platform {
@@ -1612,7 +1607,7 @@ impl Platform {
                 started_time: None,
                 finished_time: now(),
             },
-            usage: Vec::new(),
+            usage: None,
             denials: Vec::new(),
         })
         .await
@@ -1656,15 +1651,17 @@ impl Platform {
         let ends: Vec<&RunEnd> = endings.iter().map(|ending| &ending.end).collect();
         // Only the attempt that holds the run ends it; a canceled or taken-over run keeps
         // what its holder wrote, and its usage and denials are not counted twice.
-        let ended: std::collections::HashSet<Id> =
+        // Matched by attempt too: two attempts of one run may end in one batch (a lease taken
+        // over while its holder was still running), and only the holder's usage counts.
+        let ended: std::collections::HashSet<(Id, i64)> =
             tx.finish_runs(&ends).await?.into_iter().collect();
         let mut usage = Vec::new();
         let mut denials = Vec::new();
         for ending in endings
             .iter()
-            .filter(|ending| ended.contains(&ending.end.id))
+            .filter(|ending| ended.contains(&(ending.end.id, ending.end.attempt)))
         {
-            usage.extend(ending.usage.iter().cloned());
+            usage.extend(ending.usage.clone());
             denials.extend(ending.denials.iter().cloned());
         }
         tx.insert_usage(&usage).await?;
@@ -1686,7 +1683,7 @@ impl Platform {
         outcome: RunOutcome,
     ) -> Result<()> {
         let time = now();
-        let usage = usage_events(&outcome, run, time);
+        let usage = run_usage(&outcome, run, time);
         let denials: Vec<storage_sql::AuditEntry> = outcome
             .record
             .denials
@@ -1719,7 +1716,7 @@ impl Platform {
             return self
                 .end(Ending {
                     end: ok_end(0),
-                    usage,
+                    usage: Some(usage),
                     denials,
                 })
                 .await;
@@ -1741,7 +1738,7 @@ impl Platform {
                         }
                     }
                 }
-                tx.insert_usage(&usage).await?;
+                tx.insert_usage(std::slice::from_ref(&usage)).await?;
                 tx.append_audit(&denials).await?;
                 let held = tx.finish_run(&ok_end(outcome.writes.len() as u64)).await?;
                 if held {
@@ -1775,7 +1772,7 @@ impl Platform {
                 started_time: Some(started),
                 finished_time: time,
             },
-            usage,
+            usage: Some(usage),
             denials,
         })
         .await
@@ -1785,9 +1782,9 @@ impl Platform {
     pub async fn usage(&self, actor: &Actor, run_id: Id) -> Result<Vec<UsageEvent>> {
         self.run(actor, run_id).await?;
         let mut tx = self.inner.workspace.store().read().await?;
-        let events = tx.usage_of_run(run_id).await?;
+        let usage = tx.usage_of_run(run_id).await?;
         tx.commit().await?;
-        Ok(events)
+        Ok(usage.map(|usage| usage.events()).unwrap_or_default())
     }
 }
 

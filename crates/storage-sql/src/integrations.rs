@@ -102,7 +102,45 @@ impl RunRow {
     }
 }
 
-/// Something a run used, for billing to price.
+/// What one run used, for billing to price: one row per run that ran (`run_usage`). Fuel is a
+/// limit, not a price (it differs about 430x between a Rust and a JavaScript guest for the same
+/// work); billing prices CPU time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunUsage {
+    pub run_id: Id,
+    pub installation_id: Id,
+    pub time: i64,
+    pub cpu_us: i64,
+    pub fuel: i64,
+    pub memory_byte_seconds: i64,
+    pub host_calls: i64,
+    pub outbound_requests: i64,
+}
+
+impl RunUsage {
+    /// The run's usage as one event per meter, in a fixed order (the API's shape).
+    pub fn events(&self) -> Vec<UsageEvent> {
+        [
+            ("cpu", self.cpu_us, "us"),
+            ("fuel", self.fuel, "instructions"),
+            ("memory", self.memory_byte_seconds, "byte_seconds"),
+            ("host_calls", self.host_calls, "calls"),
+            ("outbound_requests", self.outbound_requests, "requests"),
+        ]
+        .into_iter()
+        .map(|(kind, quantity, unit)| UsageEvent {
+            run_id: self.run_id,
+            installation_id: self.installation_id,
+            kind: kind.to_string(),
+            quantity,
+            unit: unit.to_string(),
+            time: self.time,
+        })
+        .collect()
+    }
+}
+
+/// One meter of a run's usage ([`RunUsage::events`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UsageEvent {
     pub run_id: Id,
@@ -129,7 +167,8 @@ const RUN_START_COUNTS_PER_STATEMENT_MAX: usize = 256;
 /// Run ends one UPDATE statement carries (7 parameters each).
 const RUN_ENDS_PER_STATEMENT_MAX: usize = 64;
 /// Usage events one INSERT statement carries (6 parameters each).
-const USAGE_EVENTS_PER_STATEMENT_MAX: usize = 128;
+/// Usage rows one INSERT statement carries (8 parameters each).
+const USAGE_ROWS_PER_STATEMENT_MAX: usize = 128;
 const RUN_COLUMNS: &str = "id, installation_id, run_key, trigger_kind, event, user_id, status, attempts, lease_until, \
      created_time, started_time, finished_time, record, output";
 
@@ -350,7 +389,7 @@ impl Tx {
             let values = values_placeholders(self.dialect, batch.len(), RUN_COLUMN_COUNT);
             let sql = format!(
                 "INSERT INTO integration_runs ({RUN_COLUMNS}) VALUES {values} \
-                 ON CONFLICT (installation_id, run_key) DO NOTHING RETURNING id"
+                 ON CONFLICT (run_key, installation_id) DO NOTHING RETURNING id"
             );
             let mut query = sqlx::query(&sql);
             for run in batch {
@@ -609,10 +648,10 @@ impl Tx {
         Ok(!self.finish_runs(&[end]).await?.is_empty())
     }
 
-    /// Ends many runs, [`RUN_ENDS_PER_STATEMENT_MAX`] to a statement; returns the ids of those
-    /// it ended. A run no longer held by the attempt named in its end (canceled, or its lease
+    /// Ends many runs, [`RUN_ENDS_PER_STATEMENT_MAX`] to a statement; returns the id and attempt
+    /// of each it ended. A run no longer held by the attempt named in its end (canceled, or its lease
     /// taken over) is left as it is and left out.
-    pub async fn finish_runs(&mut self, ends: &[&RunEnd]) -> Result<Vec<Id>> {
+    pub async fn finish_runs(&mut self, ends: &[&RunEnd]) -> Result<Vec<(Id, i64)>> {
         let mut ended = Vec::with_capacity(ends.len());
         for batch in ends.chunks(RUN_ENDS_PER_STATEMENT_MAX) {
             // One UPDATE joined to a VALUES list: SQLite (3.33+) and PostgreSQL both take
@@ -623,7 +662,7 @@ impl Tx {
                  UPDATE integration_runs SET status = ends.status, record = ends.record, output = ends.output, \
                  started_time = COALESCE(ends.started_time, integration_runs.started_time), finished_time = ends.finished_time \
                  FROM ends WHERE integration_runs.id = ends.id AND integration_runs.status = 'running' \
-                 AND integration_runs.attempts = ends.attempt RETURNING integration_runs.id"
+                 AND integration_runs.attempts = ends.attempt RETURNING integration_runs.id, integration_runs.attempts"
             );
             let mut query = sqlx::query(&sql);
             for end in batch {
@@ -637,7 +676,10 @@ impl Tx {
                     .bind(end.finished_time);
             }
             for row in query.fetch_all(&mut *self.tx).await? {
-                ended.push(parse_id(&row.try_get::<String, _>(0)?)?);
+                ended.push((
+                    parse_id(&row.try_get::<String, _>(0)?)?,
+                    row.try_get::<i64, _>(1)?,
+                ));
             }
         }
         Ok(ended)
@@ -825,46 +867,51 @@ impl Tx {
             .transpose()
     }
 
-    pub async fn insert_usage(&mut self, events: &[UsageEvent]) -> Result<()> {
-        for batch in events.chunks(USAGE_EVENTS_PER_STATEMENT_MAX) {
-            let values = values_placeholders(self.dialect, batch.len(), 6);
+    pub async fn insert_usage(&mut self, usage: &[RunUsage]) -> Result<()> {
+        for batch in usage.chunks(USAGE_ROWS_PER_STATEMENT_MAX) {
+            let values = values_placeholders(self.dialect, batch.len(), 8);
             let sql = format!(
-                "INSERT INTO usage_events (run_id, installation_id, kind, quantity, unit, time) VALUES {values}"
+                "INSERT INTO run_usage (run_id, installation_id, time, cpu_us, fuel, \
+                 memory_byte_seconds, host_calls, outbound_requests) VALUES {values}"
             );
             let mut query = sqlx::query(&sql);
-            for event in batch {
+            for row in batch {
                 query = query
-                    .bind(event.run_id.to_string())
-                    .bind(event.installation_id.to_string())
-                    .bind(event.kind.clone())
-                    .bind(event.quantity)
-                    .bind(event.unit.clone())
-                    .bind(event.time);
+                    .bind(row.run_id.to_string())
+                    .bind(row.installation_id.to_string())
+                    .bind(row.time)
+                    .bind(row.cpu_us)
+                    .bind(row.fuel)
+                    .bind(row.memory_byte_seconds)
+                    .bind(row.host_calls)
+                    .bind(row.outbound_requests);
             }
             query.execute(&mut *self.tx).await?;
         }
         Ok(())
     }
 
-    /// A run's usage events, in the order they were written.
-    pub async fn usage_of_run(&mut self, run_id: Id) -> Result<Vec<UsageEvent>> {
-        let rows = sqlx::query(
-            "SELECT run_id, installation_id, kind, quantity, unit, time FROM usage_events WHERE run_id = $1 ORDER BY id",
+    /// A run's usage, if it ran.
+    pub async fn usage_of_run(&mut self, run_id: Id) -> Result<Option<RunUsage>> {
+        let row = sqlx::query(
+            "SELECT run_id, installation_id, time, cpu_us, fuel, memory_byte_seconds, host_calls, \
+             outbound_requests FROM run_usage WHERE run_id = $1",
         )
         .bind(run_id.to_string())
-        .fetch_all(&mut *self.tx)
+        .fetch_optional(&mut *self.tx)
         .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(UsageEvent {
-                    run_id: id_column(row, "run_id")?,
-                    installation_id: id_column(row, "installation_id")?,
-                    kind: row.try_get("kind")?,
-                    quantity: row.try_get("quantity")?,
-                    unit: row.try_get("unit")?,
-                    time: row.try_get("time")?,
-                })
+        row.map(|row| {
+            Ok(RunUsage {
+                run_id: id_column(&row, "run_id")?,
+                installation_id: id_column(&row, "installation_id")?,
+                time: row.try_get("time")?,
+                cpu_us: row.try_get("cpu_us")?,
+                fuel: row.try_get("fuel")?,
+                memory_byte_seconds: row.try_get("memory_byte_seconds")?,
+                host_calls: row.try_get("host_calls")?,
+                outbound_requests: row.try_get("outbound_requests")?,
             })
-            .collect()
+        })
+        .transpose()
     }
 }

@@ -6,7 +6,9 @@
 //! the same transaction as the change they describe.
 //!
 //! SQLite runs in WAL mode with one writer connection (so writers queue in-process instead
-//! of failing with `SQLITE_BUSY`) and a pool of reader connections.
+//! of failing with `SQLITE_BUSY`) and a pool of reader connections. The WAL is copied back into
+//! the database by a background checkpointer, not by whichever writer's commit crosses SQLite's
+//! threshold: see [`SQLITE_CHECKPOINT_INTERVAL_MS`].
 
 mod binds;
 mod integrations;
@@ -21,12 +23,15 @@ mod webhooks;
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{Any, AnyPool, ConnectOptions, Executor, Row};
 
-pub use integrations::{InstallationRecord, PackageRecord, RunEnd, RunRow, RunState, UsageEvent};
+pub use integrations::{
+    InstallationRecord, PackageRecord, RunEnd, RunRow, RunState, RunUsage, UsageEvent,
+};
 pub use log::{AuditEntry, Change, ChangeCursor, ChangeRecord};
 pub use nodes::{Chain, Comment, Node, NodeKind, Position, StoredNode};
 pub use people::{
@@ -76,12 +81,42 @@ pub const CONNECT_TIMEOUT_MS: u64 = 10_000;
 pub const SQLITE_BUSY_TIMEOUT_MS: u64 = 10_000;
 /// Page cache per SQLite connection.
 pub const SQLITE_CACHE_KIB: u64 = 32 * 1024;
+/// How often the background checkpointer copies a file store's WAL into the database
+/// (`PRAGMA wal_checkpoint(PASSIVE)`, which never blocks the writer or readers). SQLite's own
+/// automatic checkpoint runs inside the commit of the writer that crosses its threshold (1,000
+/// pages by default), so at 10,000 change runs a second every few commits paid for copying
+/// pages and syncing files while holding the one writer (measured in docs/benchmarks.md).
+pub const SQLITE_CHECKPOINT_INTERVAL_MS: u64 = 1_000;
+/// SQLite's automatic checkpoint stays on as a backstop, at this many WAL pages (64 MiB with
+/// 4 KiB pages): it runs only if the background checkpointer falls behind or is not running.
+pub const SQLITE_AUTOCHECKPOINT_PAGES: u64 = 16_384;
+/// A WAL file left larger than this after a checkpoint reset it is truncated to it.
+pub const SQLITE_WAL_SIZE_LIMIT_BYTES: u64 = 64 * 1024 * 1024;
 
 #[derive(Clone)]
 pub struct Store {
     writer: AnyPool,
     reader: AnyPool,
     dialect: Dialect,
+    /// A file-backed SQLite store's checkpointer, which stops once every clone of the store is
+    /// dropped or closed.
+    checkpointer: Option<Arc<Checkpointer>>,
+}
+
+/// What the background checkpointer last did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CheckpointStatus {
+    /// Passes that ran (`PRAGMA wal_checkpoint(PASSIVE)`), failed ones excluded.
+    pub passes: u64,
+    /// Frames in the WAL at the last pass.
+    pub wal_frames: i64,
+    /// Frames copied into the database by the end of the last pass.
+    pub checkpointed_frames: i64,
+}
+
+#[derive(Default)]
+struct Checkpointer {
+    status: Mutex<CheckpointStatus>,
 }
 
 /// One transaction. Dropping it without [`Tx::commit`] rolls it back.
@@ -106,6 +141,12 @@ impl Store {
     /// Opens a store by URL: `sqlite://PATH?mode=rwc`, `sqlite::memory:` or `postgres://...`.
     /// Runs pending migrations.
     pub async fn open(url: &str) -> Result<Store> {
+        let store = Store::connect(url).await?;
+        store.migrate_through(i64::MAX).await?;
+        Ok(store)
+    }
+
+    async fn connect(url: &str) -> Result<Store> {
         sqlx::any::install_default_drivers();
         let store = if url.starts_with("sqlite:") {
             let memory = url.contains(":memory:");
@@ -114,7 +155,8 @@ impl Store {
             let options = options.disable_statement_logging();
             let pragmas = format!(
                 "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
-                 PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; PRAGMA cache_size = -{SQLITE_CACHE_KIB}; PRAGMA temp_store = MEMORY;"
+                 PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; PRAGMA cache_size = -{SQLITE_CACHE_KIB}; PRAGMA temp_store = MEMORY; \
+                 PRAGMA wal_autocheckpoint = {SQLITE_AUTOCHECKPOINT_PAGES}; PRAGMA journal_size_limit = {SQLITE_WAL_SIZE_LIMIT_BYTES};"
             );
             let pool = |max: u32| {
                 let pragmas = pragmas.clone();
@@ -148,10 +190,12 @@ impl Store {
             } else {
                 pool(SQLITE_READERS_MAX).connect_with(options).await?
             };
+            let checkpointer = (!memory).then(|| spawn_checkpointer(reader.clone()));
             Store {
                 writer,
                 reader,
                 dialect: Dialect::Sqlite,
+                checkpointer,
             }
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let options =
@@ -166,13 +210,13 @@ impl Store {
                 writer: pool.clone(),
                 reader: pool,
                 dialect: Dialect::Postgres,
+                checkpointer: None,
             }
         } else {
             return Err(Error::InvalidUrl(format!(
                 "`{url}` is neither a sqlite: nor a postgres:// URL"
             )));
         };
-        store.migrate().await?;
         Ok(store)
     }
 
@@ -180,12 +224,24 @@ impl Store {
         self.dialect
     }
 
-    async fn migrate(&self) -> Result<()> {
+    /// What the background checkpointer last did; `None` for a store without one (PostgreSQL,
+    /// or an in-memory SQLite database).
+    pub fn checkpoint_status(&self) -> Option<CheckpointStatus> {
+        self.checkpointer
+            .as_ref()
+            .map(|checkpointer| *checkpointer.status.lock().expect("checkpoint status lock"))
+    }
+
+    /// Applies the pending migrations up to `last_version`.
+    async fn migrate_through(&self, last_version: i64) -> Result<()> {
         let mut conn = self.writer.acquire().await?;
         conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_time BIGINT NOT NULL)")
             .await?;
         drop(conn);
-        for migration in migrations::all() {
+        for migration in migrations::all()
+            .into_iter()
+            .filter(|migration| migration.version <= last_version)
+        {
             let mut tx = self.write().await?.tx;
             let applied: i64 =
                 sqlx::query("SELECT COUNT(*) FROM schema_migrations WHERE version = $1")
@@ -263,6 +319,48 @@ impl Tx {
     pub fn dialect(&self) -> Dialect {
         self.dialect
     }
+}
+
+/// Starts the checkpointer of a file-backed SQLite store, reading through `reader`. It holds only
+/// a weak reference to the store's [`Checkpointer`], so it ends within one interval of the last
+/// clone of the store being dropped, or when the pool is closed.
+fn spawn_checkpointer(reader: AnyPool) -> Arc<Checkpointer> {
+    let checkpointer = Arc::new(Checkpointer::default());
+    let weak = Arc::downgrade(&checkpointer);
+    tokio::spawn(async move {
+        let mut interval =
+            tokio::time::interval(Duration::from_millis(SQLITE_CHECKPOINT_INTERVAL_MS));
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        interval.tick().await;
+        loop {
+            interval.tick().await;
+            let Some(checkpointer) = weak.upgrade() else {
+                break;
+            };
+            if reader.is_closed() {
+                break;
+            }
+            // Columns: busy (0 or 1), frames in the WAL, frames checkpointed.
+            match sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .fetch_one(&reader)
+                .await
+                .and_then(|row| Ok((row.try_get::<i64, _>(1)?, row.try_get::<i64, _>(2)?)))
+            {
+                Ok((wal_frames, checkpointed_frames)) => {
+                    let mut status = checkpointer.status.lock().expect("checkpoint status lock");
+                    status.passes += 1;
+                    status.wal_frames = wal_frames;
+                    status.checkpointed_frames = checkpointed_frames;
+                }
+                Err(error) if reader.is_closed() => {
+                    tracing::debug!(%error, "checkpointer stopped: the store was closed");
+                    break;
+                }
+                Err(error) => tracing::warn!(%error, "WAL checkpoint failed"),
+            }
+        }
+    });
+    checkpointer
 }
 
 /// Creates a fresh, empty PostgreSQL database on the server of `base_url` and returns its URL.

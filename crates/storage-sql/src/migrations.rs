@@ -306,6 +306,73 @@ CREATE INDEX integration_runs_queued ON integration_runs (created_time, id) WHER
 CREATE INDEX integration_runs_leased ON integration_runs (lease_until, id, installation_id) WHERE status = 'running'
 "#;
 
+/// Writer time per run, measured on SQLite at 10,000 change runs a second (docs/benchmarks.md):
+/// - The run-key constraint leads with the key: a change's runs (one per subscribed
+///   installation, key `change:SEQ`) sit side by side in it, where `(installation_id, run_key)`
+///   put each in its installation's part of the index, so every insert of a change's runs
+///   dirtied a page per installation and SQLite wrote each page whole to its WAL.
+/// - A run's usage is one row of meters (`run_usage`) instead of five `usage_events` rows.
+///
+/// SQLite cannot drop a table's UNIQUE constraint, so there the table is rebuilt.
+const V8_SQLITE: &str = r#"
+CREATE TABLE integration_runs_v8 (
+    id TEXT PRIMARY KEY,
+    installation_id TEXT NOT NULL REFERENCES installations (id),
+    run_key TEXT,
+    trigger_kind TEXT NOT NULL,
+    event TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    attempts BIGINT NOT NULL,
+    lease_until BIGINT NOT NULL,
+    created_time BIGINT NOT NULL,
+    started_time BIGINT,
+    finished_time BIGINT,
+    record TEXT,
+    output TEXT,
+    UNIQUE (run_key, installation_id)
+);
+INSERT INTO integration_runs_v8 (id, installation_id, run_key, trigger_kind, event, user_id, status,
+    attempts, lease_until, created_time, started_time, finished_time, record, output)
+    SELECT id, installation_id, run_key, trigger_kind, event, user_id, status, attempts, lease_until,
+    created_time, started_time, finished_time, record, output FROM integration_runs;
+DROP TABLE integration_runs;
+ALTER TABLE integration_runs_v8 RENAME TO integration_runs;
+CREATE INDEX integration_runs_by_installation ON integration_runs (installation_id, created_time);
+CREATE INDEX integration_runs_queued ON integration_runs (created_time, id) WHERE status = 'queued';
+CREATE INDEX integration_runs_leased ON integration_runs (lease_until, id, installation_id) WHERE status = 'running';
+{RUN_USAGE}
+"#;
+
+const V8_POSTGRES: &str = r#"
+ALTER TABLE integration_runs DROP CONSTRAINT integration_runs_installation_id_run_key_key;
+ALTER TABLE integration_runs ADD CONSTRAINT integration_runs_run_key_installation_id_key UNIQUE (run_key, installation_id);
+{RUN_USAGE}
+"#;
+
+/// Both dialects: `run_usage`, filled from the `usage_events` it replaces.
+const V8_RUN_USAGE: &str = r#"
+CREATE TABLE run_usage (
+    run_id TEXT PRIMARY KEY,
+    installation_id TEXT NOT NULL,
+    time BIGINT NOT NULL,
+    cpu_us BIGINT NOT NULL,
+    fuel BIGINT NOT NULL,
+    memory_byte_seconds BIGINT NOT NULL,
+    host_calls BIGINT NOT NULL,
+    outbound_requests BIGINT NOT NULL
+);
+INSERT INTO run_usage (run_id, installation_id, time, cpu_us, fuel, memory_byte_seconds, host_calls, outbound_requests)
+    SELECT run_id, MIN(installation_id), MIN(time),
+    SUM(CASE WHEN kind = 'cpu' THEN quantity ELSE 0 END),
+    SUM(CASE WHEN kind = 'fuel' THEN quantity ELSE 0 END),
+    SUM(CASE WHEN kind = 'memory' THEN quantity ELSE 0 END),
+    SUM(CASE WHEN kind = 'host_calls' THEN quantity ELSE 0 END),
+    SUM(CASE WHEN kind = 'outbound_requests' THEN quantity ELSE 0 END)
+    FROM usage_events GROUP BY run_id;
+DROP TABLE usage_events
+"#;
+
 pub fn all() -> Vec<Migration> {
     vec![
         Migration {
@@ -350,6 +417,12 @@ pub fn all() -> Vec<Migration> {
             sqlite: V7,
             postgres: V7,
         },
+        Migration {
+            version: 8,
+            name: "run keys first, one usage row per run",
+            sqlite: V8_SQLITE,
+            postgres: V8_POSTGRES,
+        },
     ]
 }
 
@@ -360,7 +433,8 @@ pub fn render(migration: &Migration, dialect: Dialect) -> String {
             .replace("{AUTO_ID}", "INTEGER PRIMARY KEY AUTOINCREMENT")
             .replace("{REAL}", "REAL")
             .replace("{XID}", "")
-            .replace("{BLOB}", "BLOB"),
+            .replace("{BLOB}", "BLOB")
+            .replace("{RUN_USAGE}", V8_RUN_USAGE),
         // `xid` lets change-log readers skip rows of transactions still in flight, since
         // sequence values commit out of order on PostgreSQL.
         Dialect::Postgres => migration
@@ -368,6 +442,146 @@ pub fn render(migration: &Migration, dialect: Dialect) -> String {
             .replace("{AUTO_ID}", "BIGSERIAL PRIMARY KEY")
             .replace("{REAL}", "DOUBLE PRECISION")
             .replace("{XID}", "xid xid8 NOT NULL DEFAULT pg_current_xact_id(),")
-            .replace("{BLOB}", "BYTEA"),
+            .replace("{BLOB}", "BYTEA")
+            .replace("{RUN_USAGE}", V8_RUN_USAGE),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use document::Id;
+
+    use crate::{InstallationRecord, PackageRecord, RunRow, Store};
+
+    fn run(id: u128, installation: Id, key: &str) -> RunRow {
+        RunRow {
+            id: Id::from_u128(id),
+            installation_id: installation,
+            run_key: Some(key.to_string()),
+            trigger: "change".into(),
+            event: "{}".into(),
+            user_id: Id::from_u128(9),
+            status: "ok".into(),
+            attempts: 1,
+            lease_until: 0,
+            created_time: id as i64,
+            started_time: Some(id as i64),
+            finished_time: Some(id as i64 + 1),
+            record: Some("{}".into()),
+            output: None,
+        }
+    }
+
+    /// Runs and usage written under migration 7 read back the same under 8: runs whole, with
+    /// their keys still unique per installation, and five `usage_events` rows per run as one
+    /// `run_usage` row.
+    async fn migration_8_keeps_runs_and_folds_usage(store: Store) {
+        store.migrate_through(7).await.unwrap();
+        let (package, installation) = (Id::from_u128(1), Id::from_u128(2));
+        let mut tx = store.write().await.unwrap();
+        tx.insert_package(
+            &PackageRecord {
+                id: package,
+                name: "p".into(),
+                version: "1.0.0".into(),
+                manifest: "{}".into(),
+                digest: "d".into(),
+                created_by: None,
+                created_time: 0,
+            },
+            b"component",
+        )
+        .await
+        .unwrap();
+        tx.insert_installation(&InstallationRecord {
+            id: installation,
+            package_id: package,
+            integration_id: Id::from_u128(3),
+            installed_by: Id::from_u128(9),
+            config: "{}".into(),
+            active: true,
+            created_time: 0,
+        })
+        .await
+        .unwrap();
+        let runs = [
+            run(10, installation, "change:1"),
+            run(11, installation, "change:2"),
+        ];
+        // Under migration 7 the same conflict target names `UNIQUE (installation_id, run_key)`:
+        // both dialects match a target to a unique index by its set of columns.
+        assert_eq!(tx.insert_runs(&runs).await.unwrap().len(), 2);
+        // Run 10 used every meter; run 11 has no usage rows.
+        for (kind, quantity) in [
+            ("cpu", 31),
+            ("fuel", 2_600),
+            ("memory", 4_096),
+            ("host_calls", 2),
+            ("outbound_requests", 1),
+        ] {
+            sqlx::query(
+                "INSERT INTO usage_events (run_id, installation_id, kind, quantity, unit, time) \
+                 VALUES ($1, $2, $3, $4, 'unit', 77)",
+            )
+            .bind(runs[0].id.to_string())
+            .bind(installation.to_string())
+            .bind(kind)
+            .bind(quantity as i64)
+            .execute(&mut *tx.tx)
+            .await
+            .unwrap();
+        }
+        tx.commit().await.unwrap();
+
+        store.migrate_through(i64::MAX).await.unwrap();
+        let mut tx = store.write().await.unwrap();
+        for run in &runs {
+            assert_eq!(tx.get_run(run.id).await.unwrap().as_ref(), Some(run));
+        }
+        let usage = tx.usage_of_run(runs[0].id).await.unwrap().unwrap();
+        assert_eq!(
+            (usage.installation_id, usage.time, usage.cpu_us, usage.fuel),
+            (installation, 77, 31, 2_600)
+        );
+        assert_eq!(
+            (
+                usage.memory_byte_seconds,
+                usage.host_calls,
+                usage.outbound_requests
+            ),
+            (4_096, 2, 1)
+        );
+        assert_eq!(tx.usage_of_run(runs[1].id).await.unwrap(), None);
+        // The run key is still unique per installation: a repeat inserts nothing, a new key does.
+        let again = run(12, installation, "change:1");
+        assert!(tx.insert_runs(&[again]).await.unwrap().is_empty());
+        let fresh = run(13, installation, "change:3");
+        assert_eq!(
+            tx.insert_runs(&[fresh]).await.unwrap(),
+            vec![Id::from_u128(13)]
+        );
+        tx.commit().await.unwrap();
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn migration_8_on_sqlite() {
+        let dir = std::env::temp_dir().join(format!("trellis-migrate-8-{}", Id::new()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.join("trellis.db").display());
+        migration_8_keeps_runs_and_folds_usage(Store::connect(&url).await.unwrap()).await;
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[tokio::test]
+    async fn migration_8_on_postgres() {
+        let Some(base) = std::env::var("TRELLIS_TEST_POSTGRES_URL")
+            .ok()
+            .filter(|url| !url.is_empty())
+        else {
+            return;
+        };
+        let url = crate::create_postgres_database(&base).await.unwrap();
+        migration_8_keeps_runs_and_folds_usage(Store::connect(&url).await.unwrap()).await;
     }
 }

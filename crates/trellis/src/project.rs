@@ -304,8 +304,12 @@ const PYTHON_APP_MODULE: &str = "app";
 /// (`pip install componentize-py`) builds it against the world narrowed to the manifest's
 /// scopes, with every WASI import replaced by a trapping stub (`--stub-wasi`), so that the
 /// component imports only Trellis's interfaces (the stubs also fix the seed of Python's `random`
-/// at build time). Modules `app.py` imports from its folder or from the active virtual
-/// environment go into the component too. The component goes to `dist/NAME.wasm`.
+/// at build time). componentize-py stubs every `wasi:` import, `wasi:http` included, so a
+/// project whose manifest keeps outbound HTTP is built without stubs: it then imports the WASI
+/// interfaces CPython uses too, which the host links with nothing behind them (no files,
+/// environment or sockets), and its requests go through `wasi:http` and the egress checks
+/// (`integrations/fetch-py`). Modules `app.py` imports from its folder or from the active
+/// virtual environment go into the component too. The component goes to `dist/NAME.wasm`.
 fn build_python(project: &Project) -> Result<Component> {
     let dir = project.dir.canonicalize()?;
     let app = dir.join(format!("{PYTHON_APP_MODULE}.py"));
@@ -336,13 +340,17 @@ fn build_python(project: &Project) -> Result<Component> {
         imports.join(", ")
     );
     // Its progress line goes to stderr with the rest of the build's output.
-    let status = Command::new(COMPONENTIZE_PY)
+    let mut command = Command::new(COMPONENTIZE_PY);
+    command
         .arg("--wit-path")
         .arg(&wit_dir)
         .args(["--world", WORLD_NAME, "componentize", PYTHON_APP_MODULE])
         .arg("--python-path")
-        .arg(&dir)
-        .arg("--stub-wasi")
+        .arg(&dir);
+    if !imports.contains(&"http") {
+        command.arg("--stub-wasi");
+    }
+    let status = command
         .arg("--output")
         .arg(&path)
         .current_dir(&dir)

@@ -1,6 +1,6 @@
 //! What the JavaScript (`js.rs`) and Python (`py.rs`) guest tests share: building a guest with
 //! its language's toolchain once per machine, a runtime that keeps compiled components on disk,
-//! and the checks every echo guest must pass.
+//! the checks every echo guest must pass, and the loopback server and checks of the fetch guests.
 //!
 //! The toolchains (componentize-js, componentize-py) make components of 12 to 18 MB whose
 //! native compile takes seconds to tens of seconds, so nextest's test processes share one build
@@ -12,12 +12,13 @@ use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime};
 
 use runtime::{
-    ComponentDigest, Event, Grants, LoadedComponent, Output, RunRequest, RunStatus, Runtime,
-    RuntimeConfig, Services,
+    Capability, ComponentDigest, EgressPolicy, Event, Grants, LoadedComponent, Output, RunOutcome,
+    RunRequest, RunStatus, Runtime, RuntimeConfig, Services,
 };
 use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::support::{invoke, test_config};
+use crate::support::{invoke, refused_as_unapproved, test_config};
 
 /// Where a language's guests build: under `TRELLIS_GUESTS_TARGET_DIR` (beside the Rust guests),
 /// or this crate's temporary target directory.
@@ -191,4 +192,123 @@ pub async fn check_spin_limits(runtime: &Runtime, component: &LoadedComponent) {
     assert_eq!(outcome.record.status, RunStatus::Timeout);
     assert!(outcome.record.duration_us >= 300_000);
     assert!(outcome.output.is_none());
+}
+
+/// A runtime of its own for a fetch guest (its HTTP client belongs to the calling test's
+/// executor) that lets outbound HTTP reach loopback, as the Rust egress tests do, sharing
+/// `language`'s disk cache.
+pub fn egress_runtime(language: &str) -> Runtime {
+    Runtime::new(RuntimeConfig {
+        allow_private_networks: true,
+        ..runtime_config(language)
+    })
+    .expect("runtime")
+}
+
+/// Answers one connection on loopback with a 200 and `body`, and returns its port and the head
+/// of the request it got (empty when nothing connected).
+pub async fn one_shot_server(body: &'static str) -> (u16, tokio::task::JoinHandle<String>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let served = tokio::spawn(async move {
+        let Ok((mut socket, _)) = listener.accept().await else {
+            return String::new();
+        };
+        // A GET has no body: the head ends the request.
+        let mut received = Vec::new();
+        let mut buffer = [0u8; 4096];
+        while !received.windows(4).any(|window| window == b"\r\n\r\n") {
+            match socket.read(&mut buffer).await {
+                Ok(0) | Err(_) => break,
+                Ok(read) => received.extend_from_slice(&buffer[..read]),
+            }
+        }
+        let response = format!(
+            "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        let _ = socket.write_all(response.as_bytes()).await;
+        String::from_utf8_lossy(&received).into_owned()
+    });
+    (port, served)
+}
+
+/// An `invoke` of a fetch guest with what its manifest asks for: egress to `origins`, nothing
+/// else.
+pub fn fetch_request(url: &str, origins: &[String]) -> RunRequest {
+    RunRequest {
+        grants: Grants {
+            http: Some(EgressPolicy::parse(origins).unwrap()),
+            ..Grants::default()
+        },
+        ..invoke(json!({ "url": url }), Services::default())
+    }
+}
+
+/// A fetch guest imports `wasi:http/outgoing-handler` (so it does not start without egress),
+/// fetches a URL of an approved loopback origin, and returns the response's status and body as
+/// JSON; the server sees the GET, and the run record holds the one allowed request.
+pub async fn check_fetch_of_an_approved_origin(runtime: &Runtime, component: &LoadedComponent) {
+    // The build kept `wasi:http/outgoing-handler`, so the component does not start without egress.
+    assert_eq!(component.capabilities(), [Capability::Http]);
+    assert!(component.check_grants(&Grants::default()).is_err());
+
+    let (port, served) = one_shot_server("hello from loopback").await;
+    let origin = format!("http://127.0.0.1:{port}");
+    let outcome = runtime
+        .run(
+            component,
+            fetch_request(&format!("{origin}/greeting?key=k"), &[origin]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(outcome.record.status, RunStatus::Ok);
+    match &outcome.output {
+        Some(Output::Json(text)) => assert_eq!(
+            serde_json::from_str::<serde_json::Value>(text).unwrap(),
+            json!({"status": 200, "body": "hello from loopback"})
+        ),
+        other => panic!("expected JSON output, got {other:?}"),
+    }
+    let head = served.await.unwrap();
+    assert!(
+        head.starts_with("GET /greeting?key=k HTTP/1.1\r\n"),
+        "{head}"
+    );
+    let [attempt] = outcome.record.outbound_requests.as_slice() else {
+        panic!("{:?}", outcome.record.outbound_requests);
+    };
+    assert!(attempt.allowed, "{attempt:?}");
+    assert_eq!(attempt.method, "GET");
+    assert_eq!(attempt.url, format!("http://127.0.0.1:{port}/greeting"));
+    assert_eq!(attempt.status, Some(200));
+    assert_eq!(attempt.response_bytes, "hello from loopback".len() as u64);
+    assert!(outcome.record.denials.is_empty());
+    eprintln!(
+        "fetch: fuel_used={} duration_us={}",
+        outcome.record.fuel_used, outcome.record.duration_us
+    );
+}
+
+/// A fetch guest asked for a loopback URL whose origin its installation was not granted: the
+/// request never goes out (nothing connects to the server), the run ends without output and
+/// its record shows the refusal. Returns the URL and the outcome, whose error message is the
+/// guest's and so the caller's to check.
+pub async fn fetch_of_an_origin_not_granted(
+    runtime: &Runtime,
+    component: &LoadedComponent,
+) -> (String, RunOutcome) {
+    // Private networks are allowed here, so only the origin allowlist can refuse the request.
+    let (port, served) = one_shot_server("secret").await;
+    let url = format!("http://127.0.0.1:{port}/");
+    let granted = ["https://api.example.com".to_string()];
+    let outcome = runtime
+        .run(component, fetch_request(&url, &granted))
+        .await
+        .unwrap();
+    assert!(outcome.output.is_none());
+    assert_eq!(refused_as_unapproved(&outcome).url, url);
+    served.abort();
+    assert!(served.await.is_err(), "nothing connected");
+    (url, outcome)
 }

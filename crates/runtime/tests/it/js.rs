@@ -9,16 +9,11 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::OnceLock;
 
-use runtime::{
-    Capability, EgressPolicy, Grants, LoadedComponent, Output, RunRequest, RunStatus, Runtime,
-    RuntimeConfig, Services,
-};
-use serde_json::json;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use runtime::{LoadedComponent, Runtime};
 
 use crate::componentized::{self, modified};
 use crate::guests::repo_root;
-use crate::support::{guest_error, invoke, refused_as_unapproved};
+use crate::support::guest_error;
 
 /// Runs a build step, failing the test with what to install when the tool is missing.
 fn run_step(mut command: Command, what: &str, dir: &Path) {
@@ -91,109 +86,24 @@ async fn a_spinning_js_guest_runs_out_of_fuel_or_time() {
     componentized::check_spin_limits(js_runtime(), &echo_js()).await;
 }
 
-/// A runtime of its own (its HTTP client belongs to this test's executor) that lets outbound
-/// HTTP reach loopback, as the Rust egress tests do, with fetch-js loaded from the shared disk
-/// cache.
+/// A runtime of its own that lets outbound HTTP reach loopback, with fetch-js loaded from the
+/// shared disk cache.
 fn egress_runtime_and_fetch_js() -> (Runtime, LoadedComponent) {
-    let runtime = Runtime::new(RuntimeConfig {
-        allow_private_networks: true,
-        ..componentized::runtime_config("js")
-    })
-    .expect("runtime");
+    let runtime = componentized::egress_runtime("js");
     let component = build_js(&runtime, "fetch-js");
     (runtime, component)
-}
-
-/// Answers one connection on loopback with a 200 and `body`, and returns its port and the head
-/// of the request it got (empty when nothing connected).
-async fn one_shot_server(body: &'static str) -> (u16, tokio::task::JoinHandle<String>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let served = tokio::spawn(async move {
-        let Ok((mut socket, _)) = listener.accept().await else {
-            return String::new();
-        };
-        // A GET has no body: the head ends the request.
-        let mut received = Vec::new();
-        let mut buffer = [0u8; 4096];
-        while !received.windows(4).any(|window| window == b"\r\n\r\n") {
-            match socket.read(&mut buffer).await {
-                Ok(0) | Err(_) => break,
-                Ok(read) => received.extend_from_slice(&buffer[..read]),
-            }
-        }
-        let response = format!(
-            "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-            body.len()
-        );
-        let _ = socket.write_all(response.as_bytes()).await;
-        String::from_utf8_lossy(&received).into_owned()
-    });
-    (port, served)
-}
-
-/// An `invoke` of fetch-js with what its manifest asks for: egress to `origins`, nothing else.
-fn fetch_request(url: &str, origins: &[String]) -> RunRequest {
-    RunRequest {
-        grants: Grants {
-            http: Some(EgressPolicy::parse(origins).unwrap()),
-            ..Grants::default()
-        },
-        ..invoke(json!({ "url": url }), Services::default())
-    }
 }
 
 #[tokio::test]
 async fn a_js_fetch_to_an_approved_origin_returns_the_body() {
     let (runtime, component) = egress_runtime_and_fetch_js();
-    // The build kept `wasi:http/outgoing-handler`, so the component does not start without egress.
-    assert_eq!(component.capabilities(), [Capability::Http]);
-    assert!(component.check_grants(&Grants::default()).is_err());
-
-    let (port, served) = one_shot_server("hello from loopback").await;
-    let origin = format!("http://127.0.0.1:{port}");
-    let outcome = runtime
-        .run(
-            &component,
-            fetch_request(&format!("{origin}/greeting?key=k"), &[origin]),
-        )
-        .await
-        .unwrap();
-    assert_eq!(outcome.record.status, RunStatus::Ok);
-    match &outcome.output {
-        Some(Output::Json(text)) => assert_eq!(
-            serde_json::from_str::<serde_json::Value>(text).unwrap(),
-            json!({"status": 200, "body": "hello from loopback"})
-        ),
-        other => panic!("expected JSON output, got {other:?}"),
-    }
-    let head = served.await.unwrap();
-    assert!(
-        head.starts_with("GET /greeting?key=k HTTP/1.1\r\n"),
-        "{head}"
-    );
-    let [attempt] = outcome.record.outbound_requests.as_slice() else {
-        panic!("{:?}", outcome.record.outbound_requests);
-    };
-    assert!(attempt.allowed, "{attempt:?}");
-    assert_eq!(attempt.method, "GET");
-    assert_eq!(attempt.url, format!("http://127.0.0.1:{port}/greeting"));
-    assert_eq!(attempt.status, Some(200));
-    assert_eq!(attempt.response_bytes, "hello from loopback".len() as u64);
-    assert!(outcome.record.denials.is_empty());
+    componentized::check_fetch_of_an_approved_origin(&runtime, &component).await;
 }
 
 #[tokio::test]
 async fn a_js_fetch_to_an_origin_not_granted_is_refused() {
-    // Private networks are allowed here, so only the origin allowlist can refuse the request.
     let (runtime, component) = egress_runtime_and_fetch_js();
-    let (port, served) = one_shot_server("secret").await;
-    let url = format!("http://127.0.0.1:{port}/");
-    let granted = ["https://api.example.com".to_string()];
-    let outcome = runtime
-        .run(&component, fetch_request(&url, &granted))
-        .await
-        .unwrap();
+    let (url, outcome) = componentized::fetch_of_an_origin_not_granted(&runtime, &component).await;
     // StarlingMonkey's fetch rejects with a generic TypeError; the WASI error code
     // (`HTTP-request-denied`) is only in the run record.
     let message = guest_error(&outcome);
@@ -201,8 +111,4 @@ async fn a_js_fetch_to_an_origin_not_granted_is_refused() {
         message.starts_with(&format!("fetch {url} failed: TypeError: NetworkError")),
         "{message}"
     );
-    assert!(outcome.output.is_none());
-    assert_eq!(refused_as_unapproved(&outcome).url, url);
-    served.abort();
-    assert!(served.await.is_err(), "nothing connected");
 }

@@ -2,6 +2,7 @@
 //! `TRELLIS_TEST_POSTGRES_URL` is set (as `.ci/run` does) — on a fresh PostgreSQL database.
 
 mod change_log;
+mod checkpoint;
 mod filters;
 mod tree;
 

@@ -518,3 +518,59 @@ async fn a_new_python_project_builds_and_dev_runs_it() {
     )
     .await;
 }
+
+/// A Python project whose manifest keeps outbound HTTP (a copy of integrations/fetch-py) is built
+/// without componentize-py's WASI stubs, which would stub `wasi:http` too: its request reaches
+/// the host's egress check, which refuses an origin the manifest does not declare with a WASI
+/// error code that the app reports. Built with the stubs, the request would trap instead.
+#[tokio::test]
+async fn a_python_project_with_egress_sends_through_wasi_http() {
+    let dir = temp_dir("scaffold-fetch-py");
+    let project = dir.join("fetch-py");
+    std::fs::create_dir_all(&project).unwrap();
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../integrations/fetch-py");
+    for file in ["app.py", "trellis.toml"] {
+        std::fs::copy(example.join(file), project.join(file)).unwrap();
+    }
+    let project_arg = project.to_str().unwrap();
+    let built = succeeded(trellis(
+        &["integration", "build", "--dir", project_arg],
+        &dir,
+    ));
+    assert!(built.contains("dist/fetch-py.wasm"), "{built}");
+
+    let data = dir.join("data");
+    let token = owner_token(data.to_str().unwrap());
+    let server = Server::start(&data, false).await;
+    let url = format!("http://127.0.0.1:{}", server.port);
+    // Port 9 (discard) on loopback: not an origin the manifest declares.
+    let target = "http://127.0.0.1:9/";
+    let input = json!({ "url": target }).to_string();
+    let output = trellis(
+        &[
+            "integration",
+            "dev",
+            "--dir",
+            project_arg,
+            "--input",
+            &input,
+            "--server",
+            &url,
+            "--token",
+            &token,
+        ],
+        &dir,
+    );
+    let stderr = failed(output.clone());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stderr.contains("the run ended error"), "{}", text(&output));
+    assert!(
+        stdout.contains(&format!(
+            "fetch {target} failed: ErrorCode_HttpRequestDenied()"
+        )),
+        "{}",
+        text(&output)
+    );
+    drop(server);
+    std::fs::remove_dir_all(&dir).ok();
+}
