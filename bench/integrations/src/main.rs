@@ -5,8 +5,9 @@
 //! server.
 //!
 //! `lag COMPONENT.wasm` with env `INSTALLATIONS` (200), `RATE` (50), `SECONDS` (10), and
-//! `DATABASE_URL` (a PostgreSQL server to use instead of SQLite). Prints a table and a last line
-//! `RESULT key=value ...`.
+//! `DATABASE_URL` (a PostgreSQL server to use instead of SQLite). Prints a table, the lag by
+//! 5-second window of when the change was made (with the SQLite WAL's size, to see whether the
+//! lag holds or grows with the run table), and a last line `RESULT key=value ...`.
 
 use std::time::{Duration, Instant};
 
@@ -126,6 +127,18 @@ async fn main() {
         "set up {installations} installations in {:.1} s",
         setup.elapsed().as_secs_f64()
     );
+    // The WAL's size once a second (file-backed SQLite only): a WAL the background checkpointer
+    // can't keep small slows every read.
+    let wal_frames = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let wal_sampler = {
+        let (store, wal_frames) = (workspace.store().clone(), wal_frames.clone());
+        tokio::spawn(async move {
+            while let Some(status) = store.checkpoint_status() {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                wal_frames.lock().unwrap().push(status.wal_frames);
+            }
+        })
+    };
     let worker = {
         let platform = platform.clone();
         tokio::spawn(async move {
@@ -179,7 +192,9 @@ async fn main() {
     }
     let drained_s = started.elapsed().as_secs_f64();
     worker.abort();
+    wal_sampler.abort();
     let mut lags = Vec::new();
+    let mut timed = Vec::new();
     let mut unstarted = 0;
     let mut statuses = std::collections::BTreeMap::<String, usize>::new();
     for view in platform.installations(&owner).await.unwrap() {
@@ -193,7 +208,10 @@ async fn main() {
                 *statuses.entry(run.row.status.clone()).or_default() += 1;
                 let at = run.to_json()["event"]["at_ms"].as_i64().unwrap_or(0);
                 match run.row.started_time {
-                    Some(start) => lags.push(start - at),
+                    Some(start) => {
+                        lags.push(start - at);
+                        timed.push((at, start - at));
+                    }
                     None => unstarted += 1,
                 }
             }
@@ -204,6 +222,16 @@ async fn main() {
         }
     }
     let total_s = drained_s;
+    // Lag by when the change was made, in 5-second windows: does it hold, or grow as the run
+    // table does?
+    let first_at = timed.iter().map(|(at, _)| *at).min().unwrap_or(0);
+    let mut windows: std::collections::BTreeMap<i64, Vec<i64>> = Default::default();
+    for (at, lag) in &timed {
+        windows
+            .entry((at - first_at) / 5_000)
+            .or_default()
+            .push(*lag);
+    }
     lags.sort_unstable();
     let (p50, p99, max) = (
         percentile(&lags, 0.5),
@@ -218,6 +246,28 @@ async fn main() {
         "| {installations} | {rate} | {edits} | {expected} | {} | {p50} | {p99} | {max} |",
         lags.len()
     );
+    println!();
+    println!(
+        "| changes made in | runs | p50 lag ms | p99 lag ms | WAL frames at the window's end |"
+    );
+    println!("|---|---|---|---|---|");
+    let wal_frames = wal_frames.lock().unwrap().clone();
+    for (window, mut lags) in windows {
+        lags.sort_unstable();
+        let wal = wal_frames
+            .get(((window + 1) * 5 - 1) as usize)
+            .map(|frames| frames.to_string())
+            .unwrap_or_else(|| "-".into());
+        println!(
+            "| {}-{} s | {} | {} | {} | {wal} |",
+            window * 5,
+            window * 5 + 5,
+            lags.len(),
+            percentile(&lags, 0.5),
+            percentile(&lags, 0.99)
+        );
+    }
+    println!();
     println!(
         "statuses: {statuses:?}; {unstarted} never started; wall time including drain {total_s:.1} s; \
          edit latency p50 {edit_p50} ms, p99 {edit_p99} ms"

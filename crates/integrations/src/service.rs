@@ -148,6 +148,8 @@ struct Inner {
     /// Ends of runs waiting for a group commit, and the lock its committer holds.
     endings: Mutex<Vec<(Ending, tokio::sync::oneshot::Sender<EndResult>)>>,
     committer: tokio::sync::Mutex<()>,
+    /// What the last admission read of the installations table found.
+    installations: Mutex<Option<InstallationsCache>>,
 }
 
 /// A run a claim pass may claim: one whose lease ended (read whole), or a queued one (its id
@@ -161,7 +163,7 @@ enum Candidate {
 /// installation's record and config, its runs holding a lease, and its starts in the last hour.
 /// Each admitted run counts against its installation at once, so one pass can't overshoot.
 struct Admission {
-    installations: HashMap<Id, Arc<InstallationRecord>>,
+    installations: Arc<HashMap<Id, Arc<InstallationRecord>>>,
     configs: HashMap<Id, Arc<InstallConfig>>,
     running: HashMap<Id, i64>,
     started: HashMap<Id, i64>,
@@ -178,21 +180,62 @@ enum Admit {
     Unknown,
 }
 
+/// Every installation and its parsed config as of one revision of the installations table
+/// (`Tx::installations_revision`): passes read the table again only when it changed.
+struct InstallationsCache {
+    revision: i64,
+    installations: Arc<HashMap<Id, Arc<InstallationRecord>>>,
+    configs: HashMap<Id, Arc<InstallConfig>>,
+}
+
 impl Admission {
-    async fn read(tx: &mut storage_sql::Tx, now: i64) -> Result<Admission> {
-        let installations = tx
-            .list_installations(true)
-            .await?
-            .into_iter()
-            .map(|record| (record.id, Arc::new(record)))
-            .collect();
+    async fn read(
+        tx: &mut storage_sql::Tx,
+        now: i64,
+        cache: &Mutex<Option<InstallationsCache>>,
+    ) -> Result<Admission> {
+        let revision = tx.installations_revision().await?;
+        let cached = cache
+            .lock()
+            .expect("installations cache lock")
+            .as_ref()
+            .filter(|cached| cached.revision == revision)
+            .map(|cached| (cached.installations.clone(), cached.configs.clone()));
+        let (installations, configs) = match cached {
+            Some(cached) => cached,
+            None => {
+                let installations: Arc<HashMap<Id, Arc<InstallationRecord>>> = Arc::new(
+                    tx.list_installations(true)
+                        .await?
+                        .into_iter()
+                        .map(|record| (record.id, Arc::new(record)))
+                        .collect(),
+                );
+                // A config that doesn't parse is left out here and reported by
+                // `Admission::config` when a run of it is admitted.
+                let configs: HashMap<Id, Arc<InstallConfig>> = installations
+                    .values()
+                    .filter_map(|record| {
+                        InstallConfig::from_json(&record.config)
+                            .ok()
+                            .map(|config| (record.id, Arc::new(config)))
+                    })
+                    .collect();
+                *cache.lock().expect("installations cache lock") = Some(InstallationsCache {
+                    revision,
+                    installations: installations.clone(),
+                    configs: configs.clone(),
+                });
+                (installations, configs)
+            }
+        };
         let running = tx.running_counts(now).await?.into_iter().collect();
         let counts = tx
             .run_start_counts(budget::hour_start(now) - budget::HOUR_MS, None)
             .await?;
         Ok(Admission {
             installations,
-            configs: HashMap::new(),
+            configs,
             running,
             started: budget::estimates(&counts, now),
         })
@@ -234,6 +277,9 @@ struct Claimed {
     manifest: Arc<Manifest>,
     config: Arc<InstallConfig>,
     bot_user_id: Id,
+    /// The run's event when the claimer has it parsed already (the change dispatcher builds
+    /// one per change); otherwise it is read from `run.event`.
+    event: Option<Event>,
 }
 
 /// How a run ended, for a group commit ([`Platform::end`]).
@@ -375,6 +421,7 @@ impl Platform {
                 waiting: Mutex::new(HashMap::new()),
                 endings: Mutex::new(Vec::new()),
                 committer: tokio::sync::Mutex::new(()),
+                installations: Mutex::new(None),
             }),
         }
     }
@@ -1044,7 +1091,7 @@ impl Platform {
             return Ok(0);
         }
         let now = now();
-        let mut admission = Admission::read(&mut tx, now).await?;
+        let mut admission = Admission::read(&mut tx, now, &self.inner.installations).await?;
         let mut active: Vec<Arc<InstallationRecord>> = admission
             .installations
             .values()
@@ -1071,6 +1118,9 @@ impl Platform {
                 // the writer's transaction short).
                 break;
             }
+            // The event, its stored form and its run key are made once per change, not once
+            // per subscriber.
+            let mut event = None;
             for (installation, manifest, bot_user_id) in &subscribers {
                 // Changes made by this integration itself don't trigger it again.
                 if !manifest.triggers.changes.contains(&change.change.kind)
@@ -1079,23 +1129,27 @@ impl Platform {
                 {
                     continue;
                 }
-                let event = Event::Change {
-                    event_id: change.seq.to_string(),
-                    event_type: change.change.kind.clone(),
-                    object_id: change.change.object_id.to_string(),
-                    at_ms: change.time.max(0) as u64,
-                    data: json!({
-                        "object_kind": change.change.object_kind,
-                        "parent_id": change.change.parent_id.map(|id| id.to_string()),
-                        "fields": change.change.fields,
-                    })
-                    .to_string(),
-                };
-                let key = format!("change:{}", change.seq);
-                let mut run = new_run(
+                let (event, stored, key) = event.get_or_insert_with(|| {
+                    let event = Event::Change {
+                        event_id: change.seq.to_string(),
+                        event_type: change.change.kind.clone(),
+                        object_id: change.change.object_id.to_string(),
+                        at_ms: change.time.max(0) as u64,
+                        data: json!({
+                            "object_kind": change.change.object_kind,
+                            "parent_id": change.change.parent_id.map(|id| id.to_string()),
+                            "fields": change.change.fields,
+                        })
+                        .to_string(),
+                    };
+                    let stored = event_json(&event).to_string();
+                    (event, stored, format!("change:{}", change.seq))
+                });
+                let mut run = run_row(
                     installation.id,
-                    Some(key),
-                    &event,
+                    Some(key.clone()),
+                    runtime::Trigger::Change,
+                    stored.clone(),
                     installation.installed_by,
                 );
                 // An installation whose integration is gone is left to a claim pass, which
@@ -1112,7 +1166,7 @@ impl Platform {
                                 + config.run_limits().wall_ms_max as i64
                                 + self.inner.limits.lease_margin_ms;
                             run.started_time = Some(now);
-                            here.push(runs.len());
+                            here.push((runs.len(), event.clone()));
                         }
                         Admit::Wait | Admit::Unknown => {}
                     }
@@ -1136,8 +1190,11 @@ impl Platform {
             .collect();
         let mut claimed = Vec::with_capacity(here.len());
         let mut starts: HashMap<Id, i64> = HashMap::new();
-        for index in here {
-            let run = &runs[index];
+        let mut runs: Vec<Option<RunRow>> = runs.into_iter().map(Some).collect();
+        for (index, event) in here {
+            let Some(run) = runs[index].take() else {
+                continue;
+            };
             if !inserted.contains(&run.id) {
                 continue;
             }
@@ -1148,11 +1205,12 @@ impl Platform {
             claimed.push(Claimed {
                 lease_until: run.lease_until,
                 config,
-                run: run.clone(),
+                run,
                 installation: installation.clone(),
                 manifest: manifest.clone(),
                 bot_user_id: bot_user_id
                     .ok_or_else(|| Error::not_found("integration", installation.integration_id))?,
+                event: Some(event),
             });
         }
         let queued = inserted.len() - claimed.len();
@@ -1240,7 +1298,7 @@ impl Platform {
             tx.commit().await?;
             return Ok(0);
         }
-        let mut admission = Admission::read(&mut tx, now).await?;
+        let mut admission = Admission::read(&mut tx, now, &self.inner.installations).await?;
         let mut chosen_expired: Vec<RunRow> = Vec::new();
         let mut chosen_queued: Vec<(Id, Id)> = Vec::new();
         let mut lost = Vec::new();
@@ -1320,6 +1378,7 @@ impl Platform {
                 installation,
                 manifest,
                 bot_user_id,
+                event: None,
             });
         }
         let starts: Vec<(Id, i64)> = starts.into_iter().collect();
@@ -1406,7 +1465,7 @@ impl Platform {
                 (claimed, hold)
             })
             .collect();
-        for (claimed, hold) in claimed {
+        for (mut claimed, hold) in claimed {
             let user = match users.get(&claimed.run.user_id) {
                 Some(user) => user.clone(),
                 None => match workspace.actor_for_user(claimed.run.user_id).await {
@@ -1434,7 +1493,10 @@ impl Platform {
                     capabilities: claimed.config.capabilities(),
                 },
             };
-            let event = event_from_json(&claimed.run.event)?;
+            let event = match claimed.event.take() {
+                Some(event) => event,
+                None => event_from_json(&claimed.run.event)?,
+            };
             runs.push((claimed, hold, actor, event));
         }
         // A change run starts only when its actor can read the object that changed, so the
@@ -1830,18 +1892,35 @@ async fn installation_view(
 }
 
 fn new_run(installation_id: Id, run_key: Option<String>, event: &Event, user_id: Id) -> RunRow {
+    run_row(
+        installation_id,
+        run_key,
+        event.trigger(),
+        event_json(event).to_string(),
+        user_id,
+    )
+}
+
+/// A new queued run of an event already in its stored form ([`event_json`]).
+fn run_row(
+    installation_id: Id,
+    run_key: Option<String>,
+    trigger: runtime::Trigger,
+    event: String,
+    user_id: Id,
+) -> RunRow {
     RunRow {
         id: Id::new(),
         installation_id,
         run_key,
-        trigger: match event.trigger() {
+        trigger: match trigger {
             runtime::Trigger::Invoke => "invoke",
             runtime::Trigger::Schedule => "schedule",
             runtime::Trigger::Change => "change",
             runtime::Trigger::Webhook => "webhook",
         }
         .to_string(),
-        event: event_json(event).to_string(),
+        event,
         user_id,
         status: QUEUED.to_string(),
         attempts: 0,

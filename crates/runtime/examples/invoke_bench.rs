@@ -19,6 +19,7 @@ use runtime::{RuntimeConfig, Services};
 use wasmtime::component::{Linker, ResourceTable};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 /// Only the export side is used: the bare host links nothing of Trellis's.
 mod bindings {
@@ -27,6 +28,12 @@ mod bindings {
         world: "trellis:integration/integration",
         imports: { default: async | trappable },
         exports: { default: async },
+        // As the runtime's host: these are wasmtime's own, linked below.
+        with: {
+            "wasi:http": wasmtime_wasi_http::p2::bindings::http,
+            "wasi:io": wasmtime_wasi::p2::bindings::io,
+            "wasi:clocks": wasmtime_wasi::p2::bindings::clocks,
+        },
     });
 }
 
@@ -35,7 +42,50 @@ use bindings::trellis::integration::events;
 
 struct BareState {
     wasi: WasiCtx,
+    http: WasiHttpCtx,
+    hooks: RefuseAll,
     table: ResourceTable,
+}
+
+/// The echo guests send nothing; a request would be refused.
+struct RefuseAll;
+
+impl wasmtime_wasi_http::WasiHttpHooks for RefuseAll {
+    fn send_request(
+        &mut self,
+        _request: http::Request<wasmtime_wasi_http::WasiBody>,
+        _options: Option<wasmtime_wasi_http::RequestOptions>,
+        _response_error: Box<
+            dyn std::future::Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send,
+        >,
+    ) -> Box<
+        dyn std::future::Future<
+                Output = Result<
+                    (
+                        http::Response<wasmtime_wasi_http::WasiBody>,
+                        Box<
+                            dyn std::future::Future<Output = Result<(), wasmtime_wasi_http::Error>>
+                                + Send,
+                        >,
+                    ),
+                    wasmtime_wasi_http::Error,
+                >,
+            > + Send,
+    > {
+        Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) })
+    }
+}
+
+/// The world imports `wasi:http/outgoing-handler`, whose types hold `wasi:io` resources: it
+/// must be linked for real (not as traps) for the component to link at all.
+impl WasiHttpView for BareState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.hooks,
+        }
+    }
 }
 
 impl WasiView for BareState {
@@ -54,20 +104,28 @@ struct BareHost {
 }
 
 impl BareHost {
-    fn new(bytes: &[u8]) -> wasmtime::Result<BareHost> {
+    /// With `tuned`, the pool gives memory back as Trellis's does (`runtime::tune_pool`), so
+    /// that the ratio to Trellis measures Trellis's own work per call; without, wasmtime's
+    /// defaults.
+    fn new(bytes: &[u8], tuned: bool) -> wasmtime::Result<BareHost> {
         let mut pool = PoolingAllocationConfig::default();
         pool.total_component_instances(128)
             .total_memories(256)
             .total_tables(512)
             .total_stacks(128)
             .max_memory_size(512 << 20);
+        if tuned {
+            runtime::tune_pool(&mut pool);
+        }
         let mut config = Config::new();
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         let engine = Engine::new(&config)?;
         let component = wasmtime::component::Component::from_binary(&engine, bytes)?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-        linker.define_unknown_imports_as_traps(&component)?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+        // The echo guests import nothing of Trellis's. (Defining unknown imports as traps would
+        // also shadow the `wasi:io` resources `wasi:http` uses, and the component would not link.)
         let pre = IntegrationPre::new(linker.instantiate_pre(&component)?)?;
         Ok(BareHost { engine, pre })
     }
@@ -75,6 +133,8 @@ impl BareHost {
     async fn invoke(&self, event: &events::Event) -> wasmtime::Result<()> {
         let state = BareState {
             wasi: WasiCtx::builder().build(),
+            http: WasiHttpCtx::new(),
+            hooks: RefuseAll,
             table: ResourceTable::new(),
         };
         let mut store = Store::new(&self.engine, state);
@@ -141,19 +201,28 @@ struct Measured {
     bytes: usize,
     iterations: usize,
     bare: Stats,
+    /// The bare host with wasmtime's default pool settings.
+    bare_default: Stats,
     ours: Stats,
     per_second: f64,
 }
 
 async fn bench(bytes: &[u8], iterations: usize, workers: usize) -> Measured {
     let input = r#"{"hello":"world"}"#;
-    let bare = Arc::new(BareHost::new(bytes).expect("bare host"));
+    let bare = Arc::new(BareHost::new(bytes, true).expect("bare host"));
+    let bare_default = Arc::new(BareHost::new(bytes, false).expect("bare host, default pool"));
     let event = events::Event::Invoke(events::InvokeEvent {
         source: events::InvokeSource::Api,
         input: input.to_string(),
     });
     let bare_samples = measure(iterations, || {
         let bare = bare.clone();
+        let event = event.clone();
+        async move { bare.invoke(&event).await.expect("bare call") }
+    })
+    .await;
+    let bare_default_samples = measure(iterations, || {
+        let bare = bare_default.clone();
         let event = event.clone();
         async move { bare.invoke(&event).await.expect("bare call") }
     })
@@ -193,6 +262,7 @@ async fn bench(bytes: &[u8], iterations: usize, workers: usize) -> Measured {
         bytes: bytes.len(),
         iterations,
         bare: stats(bare_samples),
+        bare_default: stats(bare_default_samples),
         ours: stats(trellis_samples),
         per_second,
     }
@@ -221,33 +291,38 @@ fn main() {
             rows.push(("js", bench(js, (iterations / 10).max(100), workers).await));
         }
         println!(
-            "{:<6} {:>10} {:>11} {:>10} {:>10} {:>10} {:>13} {:>13} {:>7} {:>14}",
-            "guest", "bytes", "invocations", "bare p50", "bare p99", "bare mean", "trellis p50",
-            "trellis p99", "ratio", "trellis inv/s"
+            "{:<6} {:>10} {:>11} {:>10} {:>10} {:>10} {:>16} {:>13} {:>13} {:>7} {:>14}",
+            "guest", "bytes", "invocations", "bare p50", "bare p99", "bare mean", "bare p50 (dflt)",
+            "trellis p50", "trellis p99", "ratio", "trellis inv/s"
         );
         for (name, m) in &rows {
             println!(
-                "{name:<6} {:>10} {:>11} {:>8.1}µs {:>8.1}µs {:>8.1}µs {:>11.1}µs {:>11.1}µs {:>7.2} {:>14.0}",
+                "{name:<6} {:>10} {:>11} {:>8.1}µs {:>8.1}µs {:>8.1}µs {:>14.1}µs {:>11.1}µs {:>11.1}µs {:>7.2} {:>14.0}",
                 m.bytes,
                 m.iterations,
                 m.bare.p50_us,
                 m.bare.p99_us,
                 m.bare.mean_us,
+                m.bare_default.p50_us,
                 m.ours.p50_us,
                 m.ours.p99_us,
                 m.ours.p50_us / m.bare.p50_us,
                 m.per_second
             );
         }
-        println!("(trellis inv/s: {workers} worker threads on one runtime)");
+        println!(
+            "(bare: Trellis's pool settings, runtime::tune_pool; dflt: wasmtime's default pool; \
+             ratio: trellis / bare p50; trellis inv/s: {workers} worker threads on one runtime)"
+        );
         let mut result = String::from("RESULT");
         for (name, m) in &rows {
             result.push_str(&format!(
-                " {name}_trellis_p50_us={:.1} {name}_trellis_p99_us={:.1} {name}_bare_p50_us={:.1} {name}_bare_p99_us={:.1} {name}_ratio_p50={:.2} {name}_invocations_per_s={:.0}",
+                " {name}_trellis_p50_us={:.1} {name}_trellis_p99_us={:.1} {name}_bare_p50_us={:.1} {name}_bare_p99_us={:.1} {name}_bare_default_pool_p50_us={:.1} {name}_ratio_p50={:.2} {name}_invocations_per_s={:.0}",
                 m.ours.p50_us,
                 m.ours.p99_us,
                 m.bare.p50_us,
                 m.bare.p99_us,
+                m.bare_default.p50_us,
                 m.ours.p50_us / m.bare.p50_us,
                 m.per_second
             ));

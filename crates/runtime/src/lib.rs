@@ -20,7 +20,7 @@ mod secrets;
 mod workspace;
 
 pub use cache::ComponentDigest;
-pub use engine::{Capability, LoadedComponent, Runtime};
+pub use engine::{Capability, LoadedComponent, Runtime, tune_pool};
 pub use error::{Error, Result};
 pub use http::{AddressClass, EgressPolicy, HostPattern, Origin, Scheme};
 pub use kv::{KEY_BYTES_MAX, KvStore, KvWrite, LIST_KEYS_MAX, MemoryKv};

@@ -166,9 +166,11 @@ const IDS_PER_STATEMENT_MAX: usize = 500;
 const RUN_START_COUNTS_PER_STATEMENT_MAX: usize = 256;
 /// Run ends one UPDATE statement carries (7 parameters each).
 const RUN_ENDS_PER_STATEMENT_MAX: usize = 64;
-/// Usage events one INSERT statement carries (6 parameters each).
 /// Usage rows one INSERT statement carries (8 parameters each).
 const USAGE_ROWS_PER_STATEMENT_MAX: usize = 128;
+/// The savepoint around a batch written without `RETURNING`, undone when some row of it was
+/// not written.
+const WITHOUT_RETURNING: &str = "without_returning";
 const RUN_COLUMNS: &str = "id, installation_id, run_key, trigger_kind, event, user_id, status, attempts, lease_until, \
      created_time, started_time, finished_time, record, output";
 
@@ -326,6 +328,22 @@ impl Tx {
         .bind(installation.created_time)
         .execute(&mut *self.tx)
         .await?;
+        self.bump_installations_revision().await
+    }
+
+    /// Changes whenever an installation is added or changed (in the same transaction), so a
+    /// cache of [`Tx::list_installations`] can tell when to read them again.
+    pub async fn installations_revision(&mut self) -> Result<i64> {
+        let row = sqlx::query("SELECT value FROM revisions WHERE name = 'installations'")
+            .fetch_one(&mut *self.tx)
+            .await?;
+        Ok(row.try_get(0)?)
+    }
+
+    async fn bump_installations_revision(&mut self) -> Result<()> {
+        sqlx::query("UPDATE revisions SET value = value + 1 WHERE name = 'installations'")
+            .execute(&mut *self.tx)
+            .await?;
         Ok(())
     }
 
@@ -366,6 +384,7 @@ impl Tx {
         .bind(id.to_string())
         .execute(&mut *self.tx)
         .await?;
+        self.bump_installations_revision().await?;
         Ok(result.rows_affected() > 0)
     }
 
@@ -384,36 +403,93 @@ impl Tx {
     /// inserted, so a caller starts only runs that no one else (another node, or a process
     /// before a restart) inserted first.
     pub async fn insert_runs(&mut self, runs: &[RunRow]) -> Result<Vec<Id>> {
+        if runs.len() > 1 {
+            // The usual case, every run new, is written without `RETURNING`: sqlx hands each
+            // returned row across threads one by one (on SQLite, a wakeup of the async side per
+            // row; measured in docs/benchmarks.md). When a run key was taken, the batch is
+            // undone and written again, returning the ids.
+            self.savepoint(WITHOUT_RETURNING).await?;
+            let mut inserted = 0;
+            for batch in runs.chunks(RUNS_PER_STATEMENT_MAX) {
+                inserted += self.insert_run_batch(batch, false).await?.0;
+            }
+            if inserted == runs.len() as u64 {
+                self.release(WITHOUT_RETURNING).await?;
+                return Ok(runs.iter().map(|run| run.id).collect());
+            }
+            self.roll_back_to(WITHOUT_RETURNING).await?;
+        }
         let mut inserted = Vec::with_capacity(runs.len());
         for batch in runs.chunks(RUNS_PER_STATEMENT_MAX) {
-            let values = values_placeholders(self.dialect, batch.len(), RUN_COLUMN_COUNT);
-            let sql = format!(
-                "INSERT INTO integration_runs ({RUN_COLUMNS}) VALUES {values} \
-                 ON CONFLICT (run_key, installation_id) DO NOTHING RETURNING id"
-            );
-            let mut query = sqlx::query(&sql);
-            for run in batch {
-                query = query
-                    .bind(run.id.to_string())
-                    .bind(run.installation_id.to_string())
-                    .bind(run.run_key.clone())
-                    .bind(run.trigger.clone())
-                    .bind(run.event.clone())
-                    .bind(run.user_id.to_string())
-                    .bind(run.status.clone())
-                    .bind(run.attempts)
-                    .bind(run.lease_until)
-                    .bind(run.created_time)
-                    .bind(run.started_time)
-                    .bind(run.finished_time)
-                    .bind(run.record.clone())
-                    .bind(run.output.clone());
-            }
-            for row in query.fetch_all(&mut *self.tx).await? {
-                inserted.push(parse_id(&row.try_get::<String, _>(0)?)?);
-            }
+            inserted.extend(self.insert_run_batch(batch, true).await?.1);
         }
         Ok(inserted)
+    }
+
+    /// One INSERT of up to [`RUNS_PER_STATEMENT_MAX`] runs: how many it inserted, and with
+    /// `returning` their ids.
+    async fn insert_run_batch(
+        &mut self,
+        batch: &[RunRow],
+        returning: bool,
+    ) -> Result<(u64, Vec<Id>)> {
+        let values = values_placeholders(self.dialect, batch.len(), RUN_COLUMN_COUNT);
+        let sql = format!(
+            "INSERT INTO integration_runs ({RUN_COLUMNS}) VALUES {values} \
+             ON CONFLICT (run_key, installation_id) DO NOTHING{}",
+            if returning { " RETURNING id" } else { "" }
+        );
+        let mut query = sqlx::query(&sql);
+        for run in batch {
+            query = query
+                .bind(run.id.to_string())
+                .bind(run.installation_id.to_string())
+                .bind(run.run_key.clone())
+                .bind(run.trigger.clone())
+                .bind(run.event.clone())
+                .bind(run.user_id.to_string())
+                .bind(run.status.clone())
+                .bind(run.attempts)
+                .bind(run.lease_until)
+                .bind(run.created_time)
+                .bind(run.started_time)
+                .bind(run.finished_time)
+                .bind(run.record.clone())
+                .bind(run.output.clone());
+        }
+        if !returning {
+            return Ok((
+                query.execute(&mut *self.tx).await?.rows_affected(),
+                Vec::new(),
+            ));
+        }
+        let mut ids = Vec::with_capacity(batch.len());
+        for row in query.fetch_all(&mut *self.tx).await? {
+            ids.push(parse_id(&row.try_get::<String, _>(0)?)?);
+        }
+        Ok((ids.len() as u64, ids))
+    }
+
+    async fn savepoint(&mut self, name: &str) -> Result<()> {
+        sqlx::query(&format!("SAVEPOINT {name}"))
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    async fn release(&mut self, name: &str) -> Result<()> {
+        sqlx::query(&format!("RELEASE SAVEPOINT {name}"))
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Undoes what was written since the savepoint, and ends it.
+    async fn roll_back_to(&mut self, name: &str) -> Result<()> {
+        sqlx::query(&format!("ROLLBACK TO SAVEPOINT {name}"))
+            .execute(&mut *self.tx)
+            .await?;
+        self.release(name).await
     }
 
     /// Runs that may be claimed now: running ones whose lease ended, then queued ones, oldest
@@ -652,37 +728,73 @@ impl Tx {
     /// of each it ended. A run no longer held by the attempt named in its end (canceled, or its lease
     /// taken over) is left as it is and left out.
     pub async fn finish_runs(&mut self, ends: &[&RunEnd]) -> Result<Vec<(Id, i64)>> {
+        if ends.len() > 1 {
+            // As in `insert_runs`: without `RETURNING` while every end finds its run held.
+            self.savepoint(WITHOUT_RETURNING).await?;
+            let mut ended = 0;
+            for batch in ends.chunks(RUN_ENDS_PER_STATEMENT_MAX) {
+                ended += self.finish_run_batch(batch, false).await?.0;
+            }
+            if ended == ends.len() as u64 {
+                self.release(WITHOUT_RETURNING).await?;
+                return Ok(ends.iter().map(|end| (end.id, end.attempt)).collect());
+            }
+            self.roll_back_to(WITHOUT_RETURNING).await?;
+        }
         let mut ended = Vec::with_capacity(ends.len());
         for batch in ends.chunks(RUN_ENDS_PER_STATEMENT_MAX) {
-            // One UPDATE joined to a VALUES list: SQLite (3.33+) and PostgreSQL both take
-            // `WITH ... UPDATE ... FROM`.
-            let values = values_placeholders(self.dialect, batch.len(), 7);
-            let sql = format!(
-                "WITH ends (id, attempt, status, record, output, started_time, finished_time) AS (VALUES {values}) \
-                 UPDATE integration_runs SET status = ends.status, record = ends.record, output = ends.output, \
-                 started_time = COALESCE(ends.started_time, integration_runs.started_time), finished_time = ends.finished_time \
-                 FROM ends WHERE integration_runs.id = ends.id AND integration_runs.status = 'running' \
-                 AND integration_runs.attempts = ends.attempt RETURNING integration_runs.id, integration_runs.attempts"
-            );
-            let mut query = sqlx::query(&sql);
-            for end in batch {
-                query = query
-                    .bind(end.id.to_string())
-                    .bind(end.attempt)
-                    .bind(end.status.clone())
-                    .bind(end.record.clone())
-                    .bind(end.output.clone())
-                    .bind(end.started_time)
-                    .bind(end.finished_time);
-            }
-            for row in query.fetch_all(&mut *self.tx).await? {
-                ended.push((
-                    parse_id(&row.try_get::<String, _>(0)?)?,
-                    row.try_get::<i64, _>(1)?,
-                ));
-            }
+            ended.extend(self.finish_run_batch(batch, true).await?.1);
         }
         Ok(ended)
+    }
+
+    /// One UPDATE of up to [`RUN_ENDS_PER_STATEMENT_MAX`] runs: how many it ended, and with
+    /// `returning` the id and attempt of each.
+    async fn finish_run_batch(
+        &mut self,
+        batch: &[&RunEnd],
+        returning: bool,
+    ) -> Result<(u64, Vec<(Id, i64)>)> {
+        // One UPDATE joined to a VALUES list: SQLite (3.33+) and PostgreSQL both take
+        // `WITH ... UPDATE ... FROM`.
+        let values = values_placeholders(self.dialect, batch.len(), 7);
+        let sql = format!(
+            "WITH ends (id, attempt, status, record, output, started_time, finished_time) AS (VALUES {values}) \
+             UPDATE integration_runs SET status = ends.status, record = ends.record, output = ends.output, \
+             started_time = COALESCE(ends.started_time, integration_runs.started_time), finished_time = ends.finished_time \
+             FROM ends WHERE integration_runs.id = ends.id AND integration_runs.status = 'running' \
+             AND integration_runs.attempts = ends.attempt{}",
+            if returning {
+                " RETURNING integration_runs.id, integration_runs.attempts"
+            } else {
+                ""
+            }
+        );
+        let mut query = sqlx::query(&sql);
+        for end in batch {
+            query = query
+                .bind(end.id.to_string())
+                .bind(end.attempt)
+                .bind(end.status.clone())
+                .bind(end.record.clone())
+                .bind(end.output.clone())
+                .bind(end.started_time)
+                .bind(end.finished_time);
+        }
+        if !returning {
+            return Ok((
+                query.execute(&mut *self.tx).await?.rows_affected(),
+                Vec::new(),
+            ));
+        }
+        let mut ended = Vec::with_capacity(batch.len());
+        for row in query.fetch_all(&mut *self.tx).await? {
+            ended.push((
+                parse_id(&row.try_get::<String, _>(0)?)?,
+                row.try_get::<i64, _>(1)?,
+            ));
+        }
+        Ok((ended.len() as u64, ended))
     }
 
     /// Cancels a queued or running run; `false` when it had already ended.

@@ -373,6 +373,16 @@ INSERT INTO run_usage (run_id, installation_id, time, cpu_us, fuel, memory_byte_
 DROP TABLE usage_events
 "#;
 
+/// A counter per table whose readers cache it: a writer of the table bumps it in the same
+/// transaction, so a reader re-reads the table only when it changed.
+const V9: &str = r#"
+CREATE TABLE revisions (
+    name TEXT PRIMARY KEY,
+    value BIGINT NOT NULL
+);
+INSERT INTO revisions (name, value) VALUES ('installations', 0)
+"#;
+
 pub fn all() -> Vec<Migration> {
     vec![
         Migration {
@@ -423,6 +433,12 @@ pub fn all() -> Vec<Migration> {
             sqlite: V8_SQLITE,
             postgres: V8_POSTGRES,
         },
+        Migration {
+            version: 9,
+            name: "revisions",
+            sqlite: V9,
+            postgres: V9,
+        },
     ]
 }
 
@@ -451,7 +467,7 @@ pub fn render(migration: &Migration, dialect: Dialect) -> String {
 mod tests {
     use document::Id;
 
-    use crate::{InstallationRecord, PackageRecord, RunRow, Store};
+    use crate::{PackageRecord, RunRow, Store};
 
     fn run(id: u128, installation: Id, key: &str) -> RunRow {
         RunRow {
@@ -493,15 +509,17 @@ mod tests {
         )
         .await
         .unwrap();
-        tx.insert_installation(&InstallationRecord {
-            id: installation,
-            package_id: package,
-            integration_id: Id::from_u128(3),
-            installed_by: Id::from_u128(9),
-            config: "{}".into(),
-            active: true,
-            created_time: 0,
-        })
+        // In the version 7 schema's own terms: `insert_installation` also bumps the revision
+        // counter that migration 9 adds.
+        sqlx::query(
+            "INSERT INTO installations (id, package_id, integration_id, installed_by, config, \
+             active, created_time) VALUES ($1, $2, $3, $4, '{}', 1, 0)",
+        )
+        .bind(installation.to_string())
+        .bind(package.to_string())
+        .bind(Id::from_u128(3).to_string())
+        .bind(Id::from_u128(9).to_string())
+        .execute(&mut *tx.tx)
         .await
         .unwrap();
         let runs = [

@@ -30,6 +30,22 @@ async fn drain(fixture: &Fixture, installation: document::Id) {
     panic!("runs did not end");
 }
 
+/// Installs the package again with `runs` an hour as its budget.
+async fn set_hourly_budget(fixture: &Fixture, package_id: document::Id, runs: i64) {
+    fixture
+        .platform
+        .install(
+            &fixture.ada,
+            InstallRequest {
+                package_id,
+                runs_per_hour_max: Some(runs),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 async fn each_change_runs_each_subscriber_once_and_only_where_it_can_read() {
     for (name, store) in stores().await {
@@ -92,18 +108,7 @@ async fn a_change_run_starts_from_the_trigger_pass_and_one_over_its_budget_waits
         let manifest = probe_manifest("1.0.0", "[triggers]\nchanges = [\"page.created\"]\n");
         let installation = fixture.install(&manifest, probe()).await;
         let id = installation.record.id;
-        fixture
-            .platform
-            .install(
-                &fixture.ada,
-                InstallRequest {
-                    package_id: installation.package.id,
-                    runs_per_hour_max: Some(2),
-                    ..Default::default()
-                },
-            )
-            .await
-            .unwrap();
+        set_hourly_budget(&fixture, installation.package.id, 2).await;
         drain(&fixture, id).await;
         let mut pages = Vec::new();
         for title in ["One", "Two", "Three"] {
@@ -153,6 +158,58 @@ async fn a_change_run_starts_from_the_trigger_pass_and_one_over_its_budget_waits
             .filter(|run| run.status() == "queued")
             .count();
         assert_eq!(queued, 1, "{name}");
+    }
+}
+
+/// The trigger pass keeps installations and their configs between passes; a change to one
+/// (here its hourly budget, lowered after passes had cached the old one) applies from the next
+/// pass all the same.
+#[tokio::test]
+async fn an_installation_changed_between_passes_is_dispatched_by_its_new_config() {
+    for (name, store) in stores().await {
+        let fixture = Fixture::new(store).await;
+        let manifest = probe_manifest("1.0.0", "[triggers]\nchanges = [\"page.created\"]\n");
+        let installation = fixture.install(&manifest, probe()).await;
+        let id = installation.record.id;
+        page(
+            &fixture.workspace,
+            &fixture.ada,
+            ParentInput::Page(fixture.shared),
+            "Before",
+        )
+        .await;
+        drain(&fixture, id).await;
+        assert_eq!(runs_of(&fixture, id).await.len(), 1, "{name}");
+        // One start this hour already; a budget of 2 leaves room for one more.
+        set_hourly_budget(&fixture, installation.package.id, 2).await;
+        for title in ["One", "Two"] {
+            page(
+                &fixture.workspace,
+                &fixture.ada,
+                ParentInput::Page(fixture.shared),
+                title,
+            )
+            .await;
+        }
+        assert_eq!(fixture.platform.trigger_pass().await.unwrap(), 2, "{name}");
+        let mut statuses = Vec::new();
+        for _ in 0..1_000 {
+            statuses = runs_of(&fixture, id)
+                .await
+                .iter()
+                .map(|run| run.status().to_string())
+                .collect::<Vec<_>>();
+            if statuses.iter().filter(|status| *status == "ok").count() == 2 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        statuses.sort();
+        assert_eq!(
+            statuses,
+            ["ok", "ok", "queued"],
+            "{name}: the new budget holds one back"
+        );
     }
 }
 

@@ -9,6 +9,11 @@ use crate::support::{invoke, shared_runtime};
 /// A component exporting `handle` whose core function runs `body` (WAT instructions) and then
 /// returns. The core signature is the canonical ABI's flattening of `handle(event)`.
 fn component(body: &str) -> Vec<u8> {
+    component_with("", body)
+}
+
+/// [`component`] with `fields` (module fields such as data segments) added to its core module.
+fn component_with(fields: &str, body: &str) -> Vec<u8> {
     let text = format!(
         r#"(component
   (type $invoke-source' (enum "api" "button" "agent-tool"))
@@ -29,6 +34,7 @@ fn component(body: &str) -> Vec<u8> {
   (export $output "output" (type $output'))
   (core module $m
     (memory (export "memory") 1)
+{fields}
     (global $bump (mut i32) (i32.const 1024))
     (func $recurse (param i64) (result i64)
       (i64.add (call $recurse (i64.add (local.get 0) (i64.const 1))) (i64.const 1)))
@@ -53,7 +59,14 @@ fn component(body: &str) -> Vec<u8> {
 }
 
 async fn run(body: &str, configure: impl FnOnce(&mut runtime::RunRequest)) -> runtime::RunOutcome {
-    let component = shared_runtime().load(&component(body)).expect("load");
+    run_bytes(&component(body), configure).await
+}
+
+async fn run_bytes(
+    bytes: &[u8],
+    configure: impl FnOnce(&mut runtime::RunRequest),
+) -> runtime::RunOutcome {
+    let component = shared_runtime().load(bytes).expect("load");
     let mut request = invoke(json!({}), Services::default());
     request.grants = runtime::Grants::default();
     configure(&mut request);
@@ -98,4 +111,26 @@ async fn a_wat_memory_bomb_hits_the_memory_limit() {
     let outcome = run(body, |request| request.limits.memory_bytes_max = 8 << 20).await;
     assert_eq!(outcome.record.status, RunStatus::MemoryLimit);
     assert_eq!(outcome.record.memory_peak_bytes, 8 << 20);
+}
+
+/// Pooled memory is reset in place between runs (kept resident up to a bound, decommitted past
+/// it): each run of the same component must still find its memory exactly as instantiated.
+/// The guest traps when it finds anything a run before it left: a grown memory, its data
+/// segment overwritten, a marker in its first page, or one past 3 MiB (beyond the part kept
+/// resident).
+#[tokio::test]
+async fn every_run_finds_its_memory_as_instantiated_whatever_the_run_before_wrote() {
+    let body = "      (if (i32.ne (memory.size) (i32.const 1)) (then unreachable))
+      (if (i32.ne (i32.load8_u (i32.const 2000)) (i32.const 65)) (then unreachable))
+      (if (i32.ne (i32.load (i32.const 60000)) (i32.const 0)) (then unreachable))
+      (i32.store8 (i32.const 2000) (i32.const 66))
+      (i32.store (i32.const 60000) (i32.const 7))
+      (if (i32.eq (memory.grow (i32.const 63)) (i32.const -1)) (then unreachable))
+      (if (i32.ne (i32.load (i32.const 3145728)) (i32.const 0)) (then unreachable))
+      (i32.store (i32.const 3145728) (i32.const 7))";
+    let bytes = component_with(r#"    (data (i32.const 2000) "A")"#, body);
+    for attempt in 0..20 {
+        let outcome = run_bytes(&bytes, |request| request.limits.memory_bytes_max = 8 << 20).await;
+        assert_eq!(outcome.record.status, RunStatus::Ok, "run {attempt}");
+    }
 }

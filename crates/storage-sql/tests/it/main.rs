@@ -4,6 +4,7 @@
 mod change_log;
 mod checkpoint;
 mod filters;
+mod runs;
 mod tree;
 
 use storage_sql::Store;
