@@ -133,8 +133,11 @@ async fn main() {
     let wal_sampler = {
         let (store, wal_frames) = (workspace.store().clone(), wal_frames.clone());
         tokio::spawn(async move {
-            while let Some(status) = store.checkpoint_status() {
+            loop {
                 tokio::time::sleep(Duration::from_secs(1)).await;
+                let Some(status) = store.checkpoint_status() else {
+                    return;
+                };
                 wal_frames.lock().unwrap().push(status.wal_frames);
             }
         })
@@ -193,7 +196,7 @@ async fn main() {
     let drained_s = started.elapsed().as_secs_f64();
     worker.abort();
     wal_sampler.abort();
-    let mut lags = Vec::new();
+    // (when the change was made, its run's lag), in ms.
     let mut timed = Vec::new();
     let mut unstarted = 0;
     let mut statuses = std::collections::BTreeMap::<String, usize>::new();
@@ -208,10 +211,7 @@ async fn main() {
                 *statuses.entry(run.row.status.clone()).or_default() += 1;
                 let at = run.to_json()["event"]["at_ms"].as_i64().unwrap_or(0);
                 match run.row.started_time {
-                    Some(start) => {
-                        lags.push(start - at);
-                        timed.push((at, start - at));
-                    }
+                    Some(start) => timed.push((at, start - at)),
                     None => unstarted += 1,
                 }
             }
@@ -232,6 +232,7 @@ async fn main() {
             .or_default()
             .push(*lag);
     }
+    let mut lags: Vec<i64> = timed.iter().map(|(_, lag)| *lag).collect();
     lags.sort_unstable();
     let (p50, p99, max) = (
         percentile(&lags, 0.5),
