@@ -7,7 +7,9 @@
 //! `lag COMPONENT.wasm` with env `INSTALLATIONS` (200), `RATE` (50), `SECONDS` (10), and
 //! `DATABASE_URL` (a PostgreSQL server to use instead of SQLite). Prints a table, the lag by
 //! 5-second window of when the change was made (with the SQLite WAL's size, to see whether the
-//! lag holds or grows with the run table), and a last line `RESULT key=value ...`.
+//! lag holds or grows with the run table), the share of CPU time the hypervisor stole during the
+//! run (`steal_pct`: runs under heavy steal don't compare with runs without), and a last line
+//! `RESULT key=value ...`.
 
 use std::time::{Duration, Instant};
 
@@ -152,6 +154,7 @@ async fn main() {
     };
     // The edits: one page title change every 1/RATE s, each started at its time whether or not
     // the one before has returned (an open loop: a slow writer can't lower the load it gets).
+    let cpu_at_start = cpu_times();
     let started = Instant::now();
     let interval = Duration::from_secs_f64(1.0 / rate as f64);
     let edits = rate * seconds;
@@ -222,6 +225,14 @@ async fn main() {
         }
     }
     let total_s = drained_s;
+    // Time the hypervisor ran something else while this machine wanted its cores: runs under
+    // heavy steal are not comparable with runs without.
+    let steal_pct = match (cpu_at_start, cpu_times()) {
+        (Some((steal0, total0)), Some((steal1, total1))) if total1 > total0 => {
+            100.0 * (steal1 - steal0) as f64 / (total1 - total0) as f64
+        }
+        _ => f64::NAN,
+    };
     // Lag by when the change was made, in 5-second windows: does it hold, or grow as the run
     // table does?
     let first_at = timed.iter().map(|(at, _)| *at).min().unwrap_or(0);
@@ -271,12 +282,26 @@ async fn main() {
     println!();
     println!(
         "statuses: {statuses:?}; {unstarted} never started; wall time including drain {total_s:.1} s; \
-         edit latency p50 {edit_p50} ms, p99 {edit_p99} ms"
+         edit latency p50 {edit_p50} ms, p99 {edit_p99} ms; CPU steal {steal_pct:.1}%"
     );
     println!(
-        "RESULT store={dialect} installations={installations} rate={rate} edits={edits} runs={} p50_ms={p50} p99_ms={p99} max_ms={max} runs_per_s={:.0} edit_p50_ms={edit_p50} edit_p99_ms={edit_p99}",
+        "RESULT store={dialect} installations={installations} rate={rate} edits={edits} runs={} p50_ms={p50} p99_ms={p99} max_ms={max} runs_per_s={:.0} edit_p50_ms={edit_p50} edit_p99_ms={edit_p99} steal_pct={steal_pct:.1}",
         lags.len(),
         lags.len() as f64 / total_s
     );
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// The machine's stolen and total CPU time so far, in clock ticks (`/proc/stat`'s `cpu` line:
+/// user nice system idle iowait irq softirq steal ...); `None` where there is no such file.
+fn cpu_times() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = stat.lines().find(|line| line.starts_with("cpu "))?;
+    let ticks: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .take(8)
+        .map(|field| field.parse().ok())
+        .collect::<Option<_>>()?;
+    Some((*ticks.get(7)?, ticks.iter().sum()))
 }

@@ -139,6 +139,9 @@ struct Inner {
     wake: Notify,
     /// Wakes the worker's trigger loop when room for runs frees up here.
     room: Notify,
+    /// Whether the last change dispatch stopped for want of room here (rather than for want of
+    /// changes): the trigger loop then waits for room, otherwise for a change.
+    dispatch_blocked: std::sync::atomic::AtomicBool,
     /// Schedule ticks up to this time were enqueued.
     schedules_checked_ms: Mutex<i64>,
     /// Runs claimed by this process that have not ended (waiting for a slot or executing).
@@ -416,6 +419,7 @@ impl Platform {
                 running: Mutex::new(HashMap::new()),
                 wake: Notify::new(),
                 room: Notify::new(),
+                dispatch_blocked: std::sync::atomic::AtomicBool::new(false),
                 schedules_checked_ms: Mutex::new(now() - SCHEDULE_CATCH_UP_MS),
                 claimed_here: std::sync::atomic::AtomicUsize::new(0),
                 waiting: Mutex::new(HashMap::new()),
@@ -971,17 +975,38 @@ impl Platform {
             stop.notify_waiters();
         };
         let enqueue = async {
+            let mut changes = self.inner.workspace.store().watch_changes();
             while !stopped() {
+                // A change committed from here on wakes the wait after this pass.
+                changes.borrow_and_update();
                 match self.trigger_pass().await {
-                    // Nothing to do, or no room here: wait for a change (polled every `idle`)
-                    // or for room.
-                    Ok(0) => {
+                    // No room here: wait for room (or the next poll).
+                    Ok(0)
+                        if self
+                            .inner
+                            .dispatch_blocked
+                            .load(std::sync::atomic::Ordering::SeqCst) =>
+                    {
                         tokio::select! {
                             _ = self.inner.room.notified() => {}
                             _ = pause() => {}
                         }
                     }
-                    Ok(_) => self.inner.wake.notify_one(),
+                    // Nothing to do: wait for a change committed by this process, or poll for
+                    // other processes' changes and for schedule ticks every `idle`.
+                    Ok(0) => {
+                        let committed = async {
+                            if changes.changed().await.is_err() {
+                                std::future::pending::<()>().await;
+                            }
+                        };
+                        tokio::select! {
+                            _ = committed => {}
+                            _ = pause() => {}
+                        }
+                    }
+                    // The passes wake the claim loop themselves when they queue runs.
+                    Ok(_) => {}
                     Err(error) => {
                         tracing::error!(%error, "integration trigger pass failed");
                         pause().await;
@@ -1072,7 +1097,11 @@ impl Platform {
             .inner
             .claimed_here
             .load(std::sync::atomic::Ordering::SeqCst);
-        if held >= capacity {
+        let blocked = held >= capacity;
+        self.inner
+            .dispatch_blocked
+            .store(blocked, std::sync::atomic::Ordering::SeqCst);
+        if blocked {
             return Ok(0);
         }
         // Look before taking the writer: an idle worker must not queue behind writers.
@@ -1259,6 +1288,9 @@ impl Platform {
         tx.prune_run_start_counts(budget::hour_start(now) - budget::HOUR_MS)
             .await?;
         tx.commit().await?;
+        if enqueued > 0 {
+            self.inner.wake.notify_one();
+        }
         *self
             .inner
             .schedules_checked_ms

@@ -91,6 +91,7 @@ impl Tx {
         .bind(fields)
         .execute(&mut *self.tx)
         .await?;
+        self.appends_changes = true;
         Ok(())
     }
 

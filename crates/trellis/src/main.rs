@@ -709,21 +709,29 @@ async fn run() -> Result<()> {
     }
 }
 
-/// Polling interval of the indexer when the change log is idle. Edits are searchable within
-/// this plus the time to embed them.
+/// Polling interval of the indexer when the change log is idle. An edit committed by this
+/// server wakes it at once (`Store::watch_changes`); the poll finds other processes' edits.
 const INDEXER_IDLE_POLL_MS: u64 = 50;
 /// How often an idle integration worker looks for new changes, ticks and runs. Runs enqueued
-/// through this server wake it at once.
+/// and changes committed through this server wake it at once.
 const INTEGRATION_WORKER_IDLE_POLL_MS: u64 = 20;
 /// Wait after an indexer error before trying again.
 const INDEXER_RETRY_MS: u64 = 1_000;
 
 /// Keeps the content index fresh: one pass after another while there are events.
 async fn run_indexer(workspace: Workspace) {
+    let mut changes = workspace.store().watch_changes();
+    let poll = Duration::from_millis(INDEXER_IDLE_POLL_MS);
     loop {
+        // A change committed from here on ends the wait after this pass.
+        changes.borrow_and_update();
         match workspace.index_changes().await {
             Ok(pass) if pass.events > 0 => continue,
-            Ok(_) => tokio::time::sleep(Duration::from_millis(INDEXER_IDLE_POLL_MS)).await,
+            Ok(_) => {
+                if let Ok(Err(_closed)) = tokio::time::timeout(poll, changes.changed()).await {
+                    tokio::time::sleep(poll).await;
+                }
+            }
             Err(error) => {
                 tracing::error!(%error, "search indexer pass failed; retrying");
                 tokio::time::sleep(Duration::from_millis(INDEXER_RETRY_MS)).await;

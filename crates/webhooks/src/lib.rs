@@ -141,15 +141,26 @@ pub async fn run(
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<(), Error> {
     let sender = Arc::new(Sender::new(&config)?);
+    let mut changes = workspace.store().watch_changes();
     tokio::pin!(shutdown);
     loop {
+        // A change committed from here on ends the idle wait after this round.
+        changes.borrow_and_update();
         let busy = tokio::select! {
             _ = &mut shutdown => return Ok(()),
             busy = step(&workspace, &sender, &config) => busy,
         };
         if !busy {
+            // A change committed by this process is fanned out at once; other processes'
+            // changes, and deliveries due for a retry, on the next poll.
+            let committed = async {
+                if changes.changed().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            };
             tokio::select! {
                 _ = &mut shutdown => return Ok(()),
+                _ = committed => {}
                 _ = tokio::time::sleep(Duration::from_millis(config.idle_poll_ms)) => {}
             }
         }

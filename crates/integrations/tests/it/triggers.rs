@@ -15,19 +15,50 @@ async fn runs_of(fixture: &Fixture, installation: document::Id) -> Vec<integrati
         .unwrap()
 }
 
-async fn drain(fixture: &Fixture, installation: document::Id) {
+/// Works until the installation has at least `runs` runs and none is queued or running. The
+/// count matters on PostgreSQL, where a committed change becomes readable only once every older
+/// transaction in the cluster has ended (other tests' too): until then a pass finds nothing.
+async fn drain(fixture: &Fixture, installation: document::Id, runs: usize) {
     for _ in 0..2_000 {
         fixture.platform.work().await.unwrap();
-        let runs = runs_of(fixture, installation).await;
-        if runs
-            .iter()
-            .all(|run| !matches!(run.status(), "queued" | "running"))
+        let made = runs_of(fixture, installation).await;
+        if made.len() >= runs
+            && made
+                .iter()
+                .all(|run| !matches!(run.status(), "queued" | "running"))
         {
             return;
         }
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
     panic!("runs did not end");
+}
+
+/// Waits until the change dispatcher can read `count` changes it has not dispatched (see
+/// [`drain`] on PostgreSQL's visibility).
+async fn wait_for_pending_changes(fixture: &Fixture, count: usize) {
+    for _ in 0..2_000 {
+        let mut tx = fixture.workspace.store().read().await.unwrap();
+        let cursor = tx
+            .load_cursor(integrations::TRIGGER_CONSUMER)
+            .await
+            .unwrap();
+        let pending = tx.read_changes(cursor, 100).await.unwrap().len();
+        tx.commit().await.unwrap();
+        if pending >= count {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    panic!("fewer than {count} changes became readable");
+}
+
+/// A fixture on `store` with the probe installed, subscribed to `page.created`.
+async fn subscribed(store: storage_sql::Store) -> (Fixture, integrations::InstallationView) {
+    let fixture = Fixture::new(store).await;
+    let manifest = probe_manifest("1.0.0", "[triggers]\nchanges = [\"page.created\"]\n");
+    let installation = fixture.install(&manifest, probe()).await;
+    (fixture, installation)
 }
 
 /// Installs the package again with `runs` an hour as its budget.
@@ -49,12 +80,10 @@ async fn set_hourly_budget(fixture: &Fixture, package_id: document::Id, runs: i6
 #[tokio::test]
 async fn each_change_runs_each_subscriber_once_and_only_where_it_can_read() {
     for (name, store) in stores().await {
-        let fixture = Fixture::new(store).await;
-        let manifest = probe_manifest("1.0.0", "[triggers]\nchanges = [\"page.created\"]\n");
-        let installation = fixture.install(&manifest, probe()).await;
+        let (fixture, installation) = subscribed(store).await;
         let id = installation.record.id;
         // Changes from before the installation existed don't run it.
-        drain(&fixture, id).await;
+        drain(&fixture, id, 0).await;
         assert!(runs_of(&fixture, id).await.is_empty(), "{name}");
 
         let visible = page(
@@ -71,11 +100,11 @@ async fn each_change_runs_each_subscriber_once_and_only_where_it_can_read() {
             "Hidden",
         )
         .await;
-        drain(&fixture, id).await;
+        drain(&fixture, id, 2).await;
         // A second node reading the same log enqueues nothing new.
         let other = Platform::new(fixture.workspace.clone(), runtime(), Default::default());
         other.work().await.unwrap();
-        drain(&fixture, id).await;
+        drain(&fixture, id, 2).await;
 
         let runs = runs_of(&fixture, id).await;
         assert_eq!(
@@ -104,12 +133,10 @@ async fn each_change_runs_each_subscriber_once_and_only_where_it_can_read() {
 #[tokio::test]
 async fn a_change_run_starts_from_the_trigger_pass_and_one_over_its_budget_waits_queued() {
     for (name, store) in stores().await {
-        let fixture = Fixture::new(store).await;
-        let manifest = probe_manifest("1.0.0", "[triggers]\nchanges = [\"page.created\"]\n");
-        let installation = fixture.install(&manifest, probe()).await;
+        let (fixture, installation) = subscribed(store).await;
         let id = installation.record.id;
         set_hourly_budget(&fixture, installation.package.id, 2).await;
-        drain(&fixture, id).await;
+        drain(&fixture, id, 0).await;
         let mut pages = Vec::new();
         for title in ["One", "Two", "Three"] {
             pages.push(
@@ -123,6 +150,7 @@ async fn a_change_run_starts_from_the_trigger_pass_and_one_over_its_budget_waits
             );
         }
         // One trigger pass and no claim pass: the two runs the budget admits start from it.
+        wait_for_pending_changes(&fixture, 3).await;
         assert_eq!(fixture.platform.trigger_pass().await.unwrap(), 3, "{name}");
         let mut statuses = Vec::new();
         for _ in 0..1_000 {
@@ -167,9 +195,7 @@ async fn a_change_run_starts_from_the_trigger_pass_and_one_over_its_budget_waits
 #[tokio::test]
 async fn an_installation_changed_between_passes_is_dispatched_by_its_new_config() {
     for (name, store) in stores().await {
-        let fixture = Fixture::new(store).await;
-        let manifest = probe_manifest("1.0.0", "[triggers]\nchanges = [\"page.created\"]\n");
-        let installation = fixture.install(&manifest, probe()).await;
+        let (fixture, installation) = subscribed(store).await;
         let id = installation.record.id;
         page(
             &fixture.workspace,
@@ -178,7 +204,7 @@ async fn an_installation_changed_between_passes_is_dispatched_by_its_new_config(
             "Before",
         )
         .await;
-        drain(&fixture, id).await;
+        drain(&fixture, id, 1).await;
         assert_eq!(runs_of(&fixture, id).await.len(), 1, "{name}");
         // One start this hour already; a budget of 2 leaves room for one more.
         set_hourly_budget(&fixture, installation.package.id, 2).await;
@@ -191,6 +217,7 @@ async fn an_installation_changed_between_passes_is_dispatched_by_its_new_config(
             )
             .await;
         }
+        wait_for_pending_changes(&fixture, 2).await;
         assert_eq!(fixture.platform.trigger_pass().await.unwrap(), 2, "{name}");
         let mut statuses = Vec::new();
         for _ in 0..1_000 {
@@ -213,14 +240,59 @@ async fn an_installation_changed_between_passes_is_dispatched_by_its_new_config(
     }
 }
 
+/// An idle worker waits for a change committed in its process, not for its next poll. SQLite
+/// only: on PostgreSQL a committed change becomes readable once every older transaction in the
+/// cluster has ended, so a dispatcher woken at the commit may find it a poll later.
+#[tokio::test]
+async fn an_idle_worker_runs_a_change_committed_here_without_waiting_for_its_poll() {
+    let store = storage_sql::Store::open("sqlite::memory:").await.unwrap();
+    let (fixture, installation) = subscribed(store).await;
+    let id = installation.record.id;
+    drain(&fixture, id, 0).await;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let worker = tokio::spawn({
+        let platform = fixture.platform.clone();
+        async move {
+            platform
+                .run_worker(std::time::Duration::from_secs(3_600), async {
+                    stopped.await.ok();
+                })
+                .await
+        }
+    });
+    // Let the worker make its first passes and settle into its wait.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let started = std::time::Instant::now();
+    let created = page(
+        &fixture.workspace,
+        &fixture.ada,
+        ParentInput::Page(fixture.shared),
+        "Wakes the worker",
+    )
+    .await;
+    let run = loop {
+        let runs = runs_of(&fixture, id).await;
+        if let Some(run) = runs.iter().find(|run| run.status() == "ok") {
+            break run.clone();
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "the change did not run within 20 s of an hour's poll: {:?}",
+            runs.iter().map(|run| run.to_json()).collect::<Vec<_>>()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    };
+    assert_eq!(output(&run)["changed"], created.to_string());
+    stop.send(()).unwrap();
+    worker.await.unwrap();
+}
+
 #[tokio::test]
 async fn writes_of_the_integration_itself_do_not_trigger_it_again() {
     let store = storage_sql::Store::open("sqlite::memory:").await.unwrap();
-    let fixture = Fixture::new(store).await;
-    let manifest = probe_manifest("1.0.0", "[triggers]\nchanges = [\"page.created\"]\n");
-    let installation = fixture.install(&manifest, probe()).await;
+    let (fixture, installation) = subscribed(store).await;
     let id = installation.record.id;
-    drain(&fixture, id).await;
+    drain(&fixture, id, 0).await;
     let run = fixture
         .invoke(
             &fixture.ada,
@@ -229,7 +301,7 @@ async fn writes_of_the_integration_itself_do_not_trigger_it_again() {
         )
         .await;
     assert_eq!(run.status(), "ok");
-    drain(&fixture, id).await;
+    drain(&fixture, id, 1).await;
     let runs = runs_of(&fixture, id).await;
     assert_eq!(
         runs.len(),
@@ -274,7 +346,7 @@ async fn each_schedule_tick_runs_once_even_when_two_nodes_see_it() {
             second, 0,
             "{name}: the other node's ticks were already enqueued"
         );
-        drain(&fixture, id).await;
+        drain(&fixture, id, 3).await;
         let runs = runs_of(&fixture, id).await;
         assert_eq!(runs.len(), 3, "{name}");
         for run in &runs {

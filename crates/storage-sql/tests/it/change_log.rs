@@ -185,3 +185,42 @@ mod across_restarts {
         }
     }
 }
+
+#[tokio::test]
+async fn a_commit_that_appended_changes_is_announced_and_no_other() {
+    for (name, store) in super::stores().await {
+        let mut watch = store.watch_changes();
+        assert!(!watch.has_changed().unwrap(), "{name}");
+        // Rolled back: nothing to read, nothing announced.
+        let mut tx = store.write().await.unwrap();
+        tx.append_change(&change(1), 0).await.unwrap();
+        tx.rollback().await.unwrap();
+        // A write that appends nothing is not announced either.
+        let mut tx = store.write().await.unwrap();
+        tx.save_cursor("indexer", ChangeCursor::start(), 0)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        assert!(!watch.has_changed().unwrap(), "{name}");
+        // A commit that appended is, once, however many changes it holds; and a watcher made
+        // afterwards starts from it.
+        append(&store, 2, 3).await;
+        assert!(watch.has_changed().unwrap(), "{name}");
+        let seen = *watch.borrow_and_update();
+        assert!(!watch.has_changed().unwrap(), "{name}");
+        assert!(!store.watch_changes().has_changed().unwrap(), "{name}");
+        // A waiter is woken by the next one.
+        let waiter = tokio::spawn(async move {
+            watch.changed().await.unwrap();
+            *watch.borrow()
+        });
+        tokio::task::yield_now().await;
+        append(&store, 5, 1).await;
+        let announced = tokio::time::timeout(std::time::Duration::from_secs(5), waiter)
+            .await
+            .expect("the waiter was woken")
+            .unwrap();
+        assert_ne!(announced, seen, "{name}");
+        store.close().await;
+    }
+}

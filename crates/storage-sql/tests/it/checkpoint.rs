@@ -1,11 +1,14 @@
 //! A file store's WAL is copied back by the background checkpointer, not left to SQLite's
 //! automatic checkpoint in some writer's commit (whose threshold is set far above what these
-//! writes make).
+//! writes make), and a long WAL starts over instead of growing.
 
 use std::time::{Duration, Instant};
 
 use document::Id;
-use storage_sql::{Change, SQLITE_CHECKPOINT_INTERVAL_MS, Store};
+use storage_sql::{
+    Change, SQLITE_AUTOCHECKPOINT_PAGES, SQLITE_CHECKPOINT_INTERVAL_MS, SQLITE_WAL_RESET_FRAMES,
+    Store,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_background_checkpointer_copies_the_wal_back() {
@@ -14,21 +17,7 @@ async fn the_background_checkpointer_copies_the_wal_back() {
     let before = store
         .checkpoint_status()
         .expect("a file store has a checkpointer");
-    for batch in 0..50u128 {
-        let mut tx = store.write().await.unwrap();
-        for n in 0..20u128 {
-            let change = Change {
-                kind: "page.created".into(),
-                object_kind: "page".into(),
-                object_id: Id::from_u128(batch * 100 + n + 1),
-                parent_id: None,
-                actor_id: Id::from_u128(1),
-                fields: vec!["x".repeat(200)],
-            };
-            tx.append_change(&change, 0).await.unwrap();
-        }
-        tx.commit().await.unwrap();
-    }
+    append_changes(&store, 50, 20, 200).await;
     // Within a few intervals a pass finds frames in the WAL and copies every one of them.
     let deadline = Instant::now() + Duration::from_millis(10 * SQLITE_CHECKPOINT_INTERVAL_MS);
     loop {
@@ -49,5 +38,104 @@ async fn the_background_checkpointer_copies_the_wal_back() {
     // PostgreSQL and in-memory SQLite have none.
     let memory = Store::open("sqlite::memory:").await.unwrap();
     assert_eq!(memory.checkpoint_status(), None);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Appends `batches` transactions of `per_batch` changes, each carrying `field_bytes` bytes.
+async fn append_changes(store: &Store, batches: u128, per_batch: u128, field_bytes: usize) {
+    for batch in 0..batches {
+        let mut tx = store.write().await.unwrap();
+        for n in 0..per_batch {
+            let change = Change {
+                kind: "page.created".into(),
+                object_kind: "page".into(),
+                object_id: Id::from_u128(batch * per_batch + n + 1),
+                parent_id: None,
+                actor_id: Id::from_u128(1),
+                fields: vec!["x".repeat(field_bytes)],
+            };
+            tx.append_change(&change, 0).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+    }
+}
+
+/// Waits up to ten checkpoint intervals for a status that satisfies `done`.
+async fn wait_for_status(
+    store: &Store,
+    what: &str,
+    done: impl Fn(&storage_sql::CheckpointStatus) -> bool,
+) -> storage_sql::CheckpointStatus {
+    let deadline = Instant::now() + Duration::from_millis(10 * SQLITE_CHECKPOINT_INTERVAL_MS);
+    loop {
+        let status = store.checkpoint_status().unwrap();
+        if done(&status) {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "{what}: {status:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_wal_starts_over_while_writes_keep_coming() {
+    assert!(
+        SQLITE_WAL_RESET_FRAMES * 4 < SQLITE_AUTOCHECKPOINT_PAGES as i64,
+        "the writer's own checkpoint must not be what resets the WAL here"
+    );
+    let dir = std::env::temp_dir().join(format!("trellis-checkpoint-{}", Id::new()));
+    let store = Store::open_data_dir(&dir).await.unwrap();
+    // Commits one after another, about 80 KB each, until told to stop. A passive checkpoint
+    // on a reader never finds every frame copied while they come, so the WAL would only grow.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writes = tokio::spawn({
+        let (store, stop) = (store.clone(), stop.clone());
+        async move {
+            let mut batches = 0u128;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                append_changes(&store, 1, 20, 4_000).await;
+                batches += 1;
+            }
+            batches
+        }
+    });
+    // The WAL grows past the threshold, a pass finishes on the writer, and the WAL starts over
+    // while the writes go on: its frame count falls only when it starts from the beginning.
+    let mut longest = 0;
+    let deadline = Instant::now() + Duration::from_millis(30 * SQLITE_CHECKPOINT_INTERVAL_MS);
+    let restarted = loop {
+        let status = store.checkpoint_status().unwrap();
+        if longest >= SQLITE_WAL_RESET_FRAMES
+            && status.writer_passes > 0
+            && status.wal_frames < longest
+        {
+            break status;
+        }
+        longest = longest.max(status.wal_frames);
+        assert!(
+            Instant::now() < deadline,
+            "the WAL did not start over (longest {longest} frames): {status:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let batches = writes.await.unwrap();
+    assert!(
+        batches > 0 && restarted.passes > 0,
+        "{batches} commits: {restarted:?}"
+    );
+    // Once every frame is copied and the WAL is short, the writer is left alone.
+    let quiet = wait_for_status(&store, "the WAL was not copied back", |status| {
+        status.checkpointed_frames == status.wal_frames
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(3 * SQLITE_CHECKPOINT_INTERVAL_MS)).await;
+    let later = store.checkpoint_status().unwrap();
+    assert!(later.passes > quiet.passes, "the checkpointer kept running");
+    assert!(
+        later.writer_passes <= quiet.writer_passes + 1,
+        "at most the pass that copied the last frames ran on the writer: {quiet:?} then {later:?}"
+    );
+    store.close().await;
     std::fs::remove_dir_all(&dir).ok();
 }
