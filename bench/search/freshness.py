@@ -124,6 +124,10 @@ def main():
         chunks_seen = [0]
         query_ms = []  # how long each semantic query took: the poller's own pace
         keyword_queries = [0]
+        # Why a semantic query missed the very edit it asked about: the chunk holding the edit
+        # came back by another of its vectors (a passage or an older full vector without the
+        # edit), or no answered chunk holds the edit at all.
+        asked_misses = {"other_vector": 0, "absent": 0}
 
         asking = set()  # words a semantic poller is asking for now
 
@@ -174,6 +178,9 @@ def main():
                     for w, t in found:
                         del queue[w]
                         latencies[mode].append(seen - t)
+                    if word not in (w for w, _ in found):
+                        held = any(word in hit["text"] for hit in hits)
+                        asked_misses["other_vector" if held else "absent"] += 1
                 time.sleep(SEMANTIC_POLL_MS / 1000)
 
         pollers = [threading.Thread(target=poll, args=("keyword",)) for _ in range(KEYWORD_POLLERS)] + [
@@ -211,6 +218,9 @@ def main():
             q = sorted(query_ms)
             print(f"semantic queries: {len(q)}, p50 {percentile(q, 0.5):.0f} ms, "
                   f"p99 {percentile(q, 0.99):.0f} ms (each is embedded by the indexer's model)")
+            print(f"semantic queries that missed the edit they asked about: "
+                  f"{asked_misses['other_vector']} with its chunk answered by another of its "
+                  f"vectors, {asked_misses['absent']} with no answered chunk holding it")
         if chunks_seen[0] >= SEMANTIC_PAGE_SIZE:
             print(f"note: a semantic answer was full ({SEMANTIC_PAGE_SIZE} chunks), so the semantic "
                   "poller may have missed a chunk (fewer SECONDS make fewer chunks)")
@@ -218,7 +228,9 @@ def main():
         print("|---|---|---|---|---|---|---|")
         print(f"keyword queries: {keyword_queries[0]} (one per miss, KEYWORD_POLL_MS apart)")
         result = [f"embedder={EMBEDDER}", f"edits={edits}", f"rate={achieved:.1f}",
-                  f"keyword_queries={keyword_queries[0]}", f"semantic_queries={len(query_ms)}"]
+                  f"keyword_queries={keyword_queries[0]}", f"semantic_queries={len(query_ms)}",
+                  f"semantic_asked_misses_other_vector={asked_misses['other_vector']}",
+                  f"semantic_asked_misses_absent={asked_misses['absent']}"]
         for mode in MODES:
             ms = sorted(x * 1000 for x in latencies[mode])
             lost = edits - len(ms)
