@@ -25,7 +25,9 @@ prints the indexer's own measure (`freshness` in `/platform/v1/search/status`, n
 involved): change-log commit -> the edit's chunks are in BM25 (keyword), and -> a vector of text
 holding the edit is searchable, provisional or full (meaning). Each edit's sentence is drawn
 from word lists of unrelated topics, so that edits differ in meaning, not only in their unique
-word. Prints a table (p50/p90/p99/max per measure) and a final `RESULT key=value ...` line.
+word. Prints a table (p50/p90/p99/max per measure), how many semantic queries missed the very
+edit they asked about and why (its chunk answered by another of its vectors, or absent from the
+answer), and a final `RESULT key=value ...` line.
 
 Options (environment): RATE, SECONDS, PAGES, EMBEDDER (`local` or `hashing`), PORT,
 DRAIN_SECONDS, SEMANTIC_POLLERS, SEMANTIC_POLL_MS, KEYWORD_POLLERS (0 for none: the indexer's
