@@ -139,9 +139,6 @@ struct Inner {
     wake: Notify,
     /// Wakes the worker's trigger loop when room for runs frees up here.
     room: Notify,
-    /// Whether the last change dispatch stopped for want of room here (rather than for want of
-    /// changes): the trigger loop then waits for room, otherwise for a change.
-    dispatch_blocked: std::sync::atomic::AtomicBool,
     /// Schedule ticks up to this time were enqueued.
     schedules_checked_ms: Mutex<i64>,
     /// Runs claimed by this process that have not ended (waiting for a slot or executing).
@@ -152,7 +149,7 @@ struct Inner {
     endings: Mutex<Vec<(Ending, tokio::sync::oneshot::Sender<EndResult>)>>,
     committer: tokio::sync::Mutex<()>,
     /// What the last admission read of the installations table found.
-    installations: Mutex<Option<InstallationsCache>>,
+    installations: Mutex<Option<Arc<Installations>>>,
 }
 
 /// A run a claim pass may claim: one whose lease ended (read whole), or a queued one (its id
@@ -166,8 +163,7 @@ enum Candidate {
 /// installation's record and config, its runs holding a lease, and its starts in the last hour.
 /// Each admitted run counts against its installation at once, so one pass can't overshoot.
 struct Admission {
-    installations: Arc<HashMap<Id, Arc<InstallationRecord>>>,
-    configs: HashMap<Id, Arc<InstallConfig>>,
+    installations: Arc<Installations>,
     running: HashMap<Id, i64>,
     started: HashMap<Id, i64>,
 }
@@ -184,10 +180,12 @@ enum Admit {
 }
 
 /// Every installation and its parsed config as of one revision of the installations table
-/// (`Tx::installations_revision`): passes read the table again only when it changed.
-struct InstallationsCache {
+/// (`Tx::installations_revision`): passes share it, and read the table again only when the
+/// revision moved.
+struct Installations {
     revision: i64,
-    installations: Arc<HashMap<Id, Arc<InstallationRecord>>>,
+    records: HashMap<Id, Arc<InstallationRecord>>,
+    /// Every config that parses; one that doesn't is reported by [`Admission::config`].
     configs: HashMap<Id, Arc<InstallConfig>>,
 }
 
@@ -195,28 +193,24 @@ impl Admission {
     async fn read(
         tx: &mut storage_sql::Tx,
         now: i64,
-        cache: &Mutex<Option<InstallationsCache>>,
+        cache: &Mutex<Option<Arc<Installations>>>,
     ) -> Result<Admission> {
         let revision = tx.installations_revision().await?;
         let cached = cache
             .lock()
             .expect("installations cache lock")
-            .as_ref()
-            .filter(|cached| cached.revision == revision)
-            .map(|cached| (cached.installations.clone(), cached.configs.clone()));
-        let (installations, configs) = match cached {
+            .clone()
+            .filter(|cached| cached.revision == revision);
+        let installations = match cached {
             Some(cached) => cached,
             None => {
-                let installations: Arc<HashMap<Id, Arc<InstallationRecord>>> = Arc::new(
-                    tx.list_installations(true)
-                        .await?
-                        .into_iter()
-                        .map(|record| (record.id, Arc::new(record)))
-                        .collect(),
-                );
-                // A config that doesn't parse is left out here and reported by
-                // `Admission::config` when a run of it is admitted.
-                let configs: HashMap<Id, Arc<InstallConfig>> = installations
+                let records: HashMap<Id, Arc<InstallationRecord>> = tx
+                    .list_installations(true)
+                    .await?
+                    .into_iter()
+                    .map(|record| (record.id, Arc::new(record)))
+                    .collect();
+                let configs = records
                     .values()
                     .filter_map(|record| {
                         InstallConfig::from_json(&record.config)
@@ -224,12 +218,13 @@ impl Admission {
                             .map(|config| (record.id, Arc::new(config)))
                     })
                     .collect();
-                *cache.lock().expect("installations cache lock") = Some(InstallationsCache {
+                let read = Arc::new(Installations {
                     revision,
-                    installations: installations.clone(),
-                    configs: configs.clone(),
+                    records,
+                    configs,
                 });
-                (installations, configs)
+                *cache.lock().expect("installations cache lock") = Some(read.clone());
+                read
             }
         };
         let running = tx.running_counts(now).await?.into_iter().collect();
@@ -238,22 +233,24 @@ impl Admission {
             .await?;
         Ok(Admission {
             installations,
-            configs,
             running,
             started: budget::estimates(&counts, now),
         })
     }
 
-    fn config(&mut self, installation_id: Id) -> Result<Option<Arc<InstallConfig>>> {
-        if let Some(config) = self.configs.get(&installation_id) {
+    /// The installation's config; `None` for an installation that is gone, an error for one
+    /// whose config doesn't parse.
+    fn config(&self, installation_id: Id) -> Result<Option<Arc<InstallConfig>>> {
+        if let Some(config) = self.installations.configs.get(&installation_id) {
             return Ok(Some(config.clone()));
         }
-        let Some(installation) = self.installations.get(&installation_id) else {
-            return Ok(None);
-        };
-        let config = Arc::new(InstallConfig::from_json(&installation.config)?);
-        self.configs.insert(installation_id, config.clone());
-        Ok(Some(config))
+        match self.installations.records.get(&installation_id) {
+            // Left out of `configs` because it doesn't parse: parsing it again says why.
+            Some(installation) => Ok(Some(Arc::new(InstallConfig::from_json(
+                &installation.config,
+            )?))),
+            None => Ok(None),
+        }
     }
 
     fn admit(&mut self, installation_id: Id) -> Result<Admit> {
@@ -283,6 +280,15 @@ struct Claimed {
     /// The run's event when the claimer has it parsed already (the change dispatcher builds
     /// one per change); otherwise it is read from `run.event`.
     event: Option<Event>,
+}
+
+/// What a trigger pass did.
+#[derive(Debug, Default)]
+struct TriggerPass {
+    /// Runs it made.
+    enqueued: usize,
+    /// It dispatched nothing because this process holds as many runs as it may.
+    no_room: bool,
 }
 
 /// How a run ended, for a group commit ([`Platform::end`]).
@@ -419,7 +425,6 @@ impl Platform {
                 running: Mutex::new(HashMap::new()),
                 wake: Notify::new(),
                 room: Notify::new(),
-                dispatch_blocked: std::sync::atomic::AtomicBool::new(false),
                 schedules_checked_ms: Mutex::new(now() - SCHEDULE_CATCH_UP_MS),
                 claimed_here: std::sync::atomic::AtomicUsize::new(0),
                 waiting: Mutex::new(HashMap::new()),
@@ -937,7 +942,11 @@ impl Platform {
     /// One trigger pass: turns changes and due schedule ticks into runs, and starts the change
     /// runs it may without a claim pass (see `dispatch_changes`); returns how many runs it made.
     pub async fn trigger_pass(&self) -> Result<usize> {
-        let mut enqueued = self.dispatch_changes().await?;
+        Ok(self.trigger_and_tick().await?.enqueued)
+    }
+
+    async fn trigger_and_tick(&self) -> Result<TriggerPass> {
+        let mut pass = self.dispatch_changes().await?;
         let now = now();
         let checked = *self
             .inner
@@ -945,9 +954,9 @@ impl Platform {
             .lock()
             .expect("schedules lock");
         if now - checked >= SCHEDULE_PASS_INTERVAL_MS {
-            enqueued += self.enqueue_schedule_ticks(now).await?;
+            pass.enqueued += self.enqueue_schedule_ticks(now).await?;
         }
-        Ok(enqueued)
+        Ok(pass)
     }
 
     /// Runs the worker until `shutdown` resolves: one loop turns changes and schedule ticks
@@ -978,15 +987,10 @@ impl Platform {
             let mut changes = self.inner.workspace.store().watch_changes();
             while !stopped() {
                 // A change committed from here on wakes the wait after this pass.
-                changes.borrow_and_update();
-                match self.trigger_pass().await {
+                changes.mark_seen();
+                match self.trigger_and_tick().await {
                     // No room here: wait for room (or the next poll).
-                    Ok(0)
-                        if self
-                            .inner
-                            .dispatch_blocked
-                            .load(std::sync::atomic::Ordering::SeqCst) =>
-                    {
+                    Ok(pass) if pass.no_room => {
                         tokio::select! {
                             _ = self.inner.room.notified() => {}
                             _ = pause() => {}
@@ -994,14 +998,9 @@ impl Platform {
                     }
                     // Nothing to do: wait for a change committed by this process, or poll for
                     // other processes' changes and for schedule ticks every `idle`.
-                    Ok(0) => {
-                        let committed = async {
-                            if changes.changed().await.is_err() {
-                                std::future::pending::<()>().await;
-                            }
-                        };
+                    Ok(pass) if pass.enqueued == 0 => {
                         tokio::select! {
-                            _ = committed => {}
+                            _ = changes.changed() => {}
                             _ = pause() => {}
                         }
                     }
@@ -1091,18 +1090,17 @@ impl Platform {
     /// pass. A run its installation's limits hold back is queued for the claim passes. While
     /// this process holds as many runs as it may, changes wait in the log: nothing is lost, and
     /// the claim capacity bounds the runs in memory.
-    async fn dispatch_changes(&self) -> Result<usize> {
+    async fn dispatch_changes(&self) -> Result<TriggerPass> {
         let capacity = self.inner.limits.concurrent_runs_max * DISPATCHED_PER_SLOT_MAX;
         let held = self
             .inner
             .claimed_here
             .load(std::sync::atomic::Ordering::SeqCst);
-        let blocked = held >= capacity;
-        self.inner
-            .dispatch_blocked
-            .store(blocked, std::sync::atomic::Ordering::SeqCst);
-        if blocked {
-            return Ok(0);
+        if held >= capacity {
+            return Ok(TriggerPass {
+                enqueued: 0,
+                no_room: true,
+            });
         }
         // Look before taking the writer: an idle worker must not queue behind writers.
         let mut tx = self.inner.workspace.store().read().await?;
@@ -1110,19 +1108,20 @@ impl Platform {
         let pending = !tx.read_changes(cursor, 1).await?.is_empty();
         tx.commit().await?;
         if !pending {
-            return Ok(0);
+            return Ok(TriggerPass::default());
         }
         let mut tx = self.inner.workspace.store().write().await?;
         let cursor = tx.load_cursor(TRIGGER_CONSUMER).await?;
         let changes = tx.read_changes(cursor, TRIGGER_BATCH_EVENTS).await?;
         if changes.is_empty() {
             tx.commit().await?;
-            return Ok(0);
+            return Ok(TriggerPass::default());
         }
         let now = now();
         let mut admission = Admission::read(&mut tx, now, &self.inner.installations).await?;
         let mut active: Vec<Arc<InstallationRecord>> = admission
             .installations
+            .records
             .values()
             .filter(|record| record.active)
             .cloned()
@@ -1206,7 +1205,7 @@ impl Platform {
         }
         let Some(through) = through else {
             tx.commit().await?;
-            return Ok(0);
+            return Ok(TriggerPass::default());
         };
         // Only runs this insert made are started: another node, or this one before a restart,
         // may have made the rest.
@@ -1230,7 +1229,7 @@ impl Platform {
             let (installation, manifest, bot_user_id) =
                 &subscribers[by_installation[&run.installation_id]];
             *starts.entry(run.installation_id).or_default() += 1;
-            let config = admission.configs[&run.installation_id].clone();
+            let config = admission.installations.configs[&run.installation_id].clone();
             claimed.push(Claimed {
                 lease_until: run.lease_until,
                 config,
@@ -1252,7 +1251,10 @@ impl Platform {
             self.inner.wake.notify_one();
         }
         self.start_claimed(claimed).await?;
-        Ok(inserted.len())
+        Ok(TriggerPass {
+            enqueued: inserted.len(),
+            no_room: false,
+        })
     }
 
     /// Enqueues the schedule ticks due by `now` since the last call (after downtime, those of
@@ -1359,8 +1361,8 @@ impl Platform {
                 Candidate::Queued(head) => chosen_queued.push(head),
             }
         }
-        let configs = admission.configs.clone();
-        let installations = &admission.installations;
+        let configs = &admission.installations.configs;
+        let installations = &admission.installations.records;
         // Queued runs are claimed in one statement per lease length, which returns them whole;
         // a run whose lease ended is claimed on its own, by the attempt that left it.
         let lease_of = |installation_id: Id| {

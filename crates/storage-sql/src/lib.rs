@@ -139,6 +139,30 @@ struct Checkpointer {
     status: Mutex<CheckpointStatus>,
 }
 
+/// See [`Store::watch_changes`].
+pub struct ChangeWatch(tokio::sync::watch::Receiver<u64>);
+
+impl ChangeWatch {
+    /// Counts every commit so far as seen: [`ChangeWatch::changed`] waits for a later one. Call
+    /// it before reading the log, so that a commit made while reading is not missed.
+    pub fn mark_seen(&mut self) {
+        self.0.mark_unchanged();
+    }
+
+    /// Whether a commit that appended changes came since the last [`ChangeWatch::mark_seen`].
+    pub fn has_unseen(&self) -> bool {
+        self.0.has_changed().unwrap_or(false)
+    }
+
+    /// Waits for a commit not yet seen, and counts it as seen. Once the store is gone it waits
+    /// forever: callers wait for it beside their poll.
+    pub async fn changed(&mut self) {
+        if self.0.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
 /// One transaction. Dropping it without [`Tx::commit`] rolls it back.
 pub struct Tx {
     tx: sqlx::Transaction<'static, Any>,
@@ -329,13 +353,13 @@ impl Store {
         })
     }
 
-    /// A value that changes after every commit in this process that appended to the change log,
-    /// so that its consumers (the search indexer, the integrations' change dispatcher) can wake
+    /// Tells when a commit in this process appended to the change log, so that its consumers
+    /// (the search indexer, the webhook fan-out, the integrations' change dispatcher) can wake
     /// when there is something to read instead of on their next poll. Commits of other
-    /// processes (another node, the CLI beside a server) don't move it: consumers still poll,
+    /// processes (another node, the CLI beside a server) are not seen: consumers still poll,
     /// and this only lets them wake early.
-    pub fn watch_changes(&self) -> tokio::sync::watch::Receiver<u64> {
-        self.appended.subscribe()
+    pub fn watch_changes(&self) -> ChangeWatch {
+        ChangeWatch(self.appended.subscribe())
     }
 
     pub async fn close(&self) {

@@ -724,13 +724,11 @@ async fn run_indexer(workspace: Workspace) {
     let poll = Duration::from_millis(INDEXER_IDLE_POLL_MS);
     loop {
         // A change committed from here on ends the wait after this pass.
-        changes.borrow_and_update();
+        changes.mark_seen();
         match workspace.index_changes().await {
             Ok(pass) if pass.events > 0 => continue,
             Ok(_) => {
-                if let Ok(Err(_closed)) = tokio::time::timeout(poll, changes.changed()).await {
-                    tokio::time::sleep(poll).await;
-                }
+                let _ = tokio::time::timeout(poll, changes.changed()).await;
             }
             Err(error) => {
                 tracing::error!(%error, "search indexer pass failed; retrying");

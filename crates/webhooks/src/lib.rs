@@ -145,7 +145,7 @@ pub async fn run(
     tokio::pin!(shutdown);
     loop {
         // A change committed from here on ends the idle wait after this round.
-        changes.borrow_and_update();
+        changes.mark_seen();
         let busy = tokio::select! {
             _ = &mut shutdown => return Ok(()),
             busy = step(&workspace, &sender, &config) => busy,
@@ -153,14 +153,9 @@ pub async fn run(
         if !busy {
             // A change committed by this process is fanned out at once; other processes'
             // changes, and deliveries due for a retry, on the next poll.
-            let committed = async {
-                if changes.changed().await.is_err() {
-                    std::future::pending::<()>().await;
-                }
-            };
             tokio::select! {
                 _ = &mut shutdown => return Ok(()),
-                _ = committed => {}
+                _ = changes.changed() => {}
                 _ = tokio::time::sleep(Duration::from_millis(config.idle_poll_ms)) => {}
             }
         }
