@@ -188,6 +188,106 @@ fn param(dialect: Dialect, n: usize) -> String {
 
 /// `($1, $2), ($3, $4)` (PostgreSQL) or `(?, ?), (?, ?)` (SQLite) for 2 rows of 2 columns: the
 /// VALUES of a multi-row statement, its only parameters.
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
+/// A row of a batch written by [`Tx::write_reported`], which learns which rows were written
+/// without `RETURNING` when all were.
+trait ReportedWrite: Sync {
+    /// What identifies a written row to the caller.
+    type Key: Send;
+    /// Rows one statement carries.
+    const PER_STATEMENT: usize;
+    /// The statement for `rows` rows; with `returning`, it returns the key of each it wrote.
+    fn sql(dialect: Dialect, rows: usize, returning: bool) -> String;
+    fn bind<'q>(&self, query: AnyQuery<'q>) -> AnyQuery<'q>;
+    fn key(&self) -> Self::Key;
+    fn decode(row: &AnyRow) -> Result<Self::Key>;
+}
+
+/// A new run, unless its run key is taken.
+impl ReportedWrite for RunRow {
+    type Key = Id;
+    const PER_STATEMENT: usize = RUNS_PER_STATEMENT_MAX;
+
+    fn sql(dialect: Dialect, rows: usize, returning: bool) -> String {
+        let values = values_placeholders(dialect, rows, RUN_COLUMN_COUNT);
+        format!(
+            "INSERT INTO integration_runs ({RUN_COLUMNS}) VALUES {values} \
+             ON CONFLICT (run_key, installation_id) DO NOTHING{}",
+            if returning { " RETURNING id" } else { "" }
+        )
+    }
+
+    fn bind<'q>(&self, query: AnyQuery<'q>) -> AnyQuery<'q> {
+        query
+            .bind(self.id.to_string())
+            .bind(self.installation_id.to_string())
+            .bind(self.run_key.clone())
+            .bind(self.trigger.clone())
+            .bind(self.event.clone())
+            .bind(self.user_id.to_string())
+            .bind(self.status.clone())
+            .bind(self.attempts)
+            .bind(self.lease_until)
+            .bind(self.created_time)
+            .bind(self.started_time)
+            .bind(self.finished_time)
+            .bind(self.record.clone())
+            .bind(self.output.clone())
+    }
+
+    fn key(&self) -> Id {
+        self.id
+    }
+
+    fn decode(row: &AnyRow) -> Result<Id> {
+        parse_id(&row.try_get::<String, _>(0)?)
+    }
+}
+
+/// A run's end, written only while the attempt it names holds the run.
+impl ReportedWrite for &RunEnd {
+    type Key = (Id, i64);
+    const PER_STATEMENT: usize = RUN_ENDS_PER_STATEMENT_MAX;
+
+    fn sql(dialect: Dialect, rows: usize, returning: bool) -> String {
+        // One UPDATE joined to a VALUES list: SQLite (3.33+) and PostgreSQL both take
+        // `WITH ... UPDATE ... FROM`.
+        let values = values_placeholders(dialect, rows, 7);
+        format!(
+            "WITH ends (id, attempt, status, record, output, started_time, finished_time) AS (VALUES {values}) \
+             UPDATE integration_runs SET status = ends.status, record = ends.record, output = ends.output, \
+             started_time = COALESCE(ends.started_time, integration_runs.started_time), finished_time = ends.finished_time \
+             FROM ends WHERE integration_runs.id = ends.id AND integration_runs.status = 'running' \
+             AND integration_runs.attempts = ends.attempt{}",
+            if returning {
+                " RETURNING integration_runs.id, integration_runs.attempts"
+            } else {
+                ""
+            }
+        )
+    }
+
+    fn bind<'q>(&self, query: AnyQuery<'q>) -> AnyQuery<'q> {
+        query
+            .bind(self.id.to_string())
+            .bind(self.attempt)
+            .bind(self.status.clone())
+            .bind(self.record.clone())
+            .bind(self.output.clone())
+            .bind(self.started_time)
+            .bind(self.finished_time)
+    }
+
+    fn key(&self) -> (Id, i64) {
+        (self.id, self.attempt)
+    }
+
+    fn decode(row: &AnyRow) -> Result<(Id, i64)> {
+        Ok((parse_id(&row.try_get::<String, _>(0)?)?, row.try_get(1)?))
+    }
+}
+
 fn values_placeholders(dialect: Dialect, rows: usize, columns: usize) -> String {
     (0..rows)
         .map(|row| {
@@ -403,59 +503,44 @@ impl Tx {
     /// inserted, so a caller starts only runs that no one else (another node, or a process
     /// before a restart) inserted first.
     pub async fn insert_runs(&mut self, runs: &[RunRow]) -> Result<Vec<Id>> {
-        if runs.len() > 1 {
-            // The usual case, every run new, is written without `RETURNING`: sqlx hands each
-            // returned row across threads one by one (on SQLite, a wakeup of the async side per
-            // row; measured in docs/benchmarks.md). When a run key was taken, the batch is
-            // undone and written again, returning the ids.
+        self.write_reported(runs).await
+    }
+
+    /// Writes `items` in statements of [`ReportedWrite::PER_STATEMENT`] and returns the key of
+    /// each row written. The usual case, every row written, goes without `RETURNING`: sqlx
+    /// hands each returned row across threads one by one (on SQLite, a wakeup of the async side
+    /// per row; measured in docs/benchmarks.md). When some row was not written, the batch is
+    /// undone and written again, returning the keys.
+    async fn write_reported<T: ReportedWrite>(&mut self, items: &[T]) -> Result<Vec<T::Key>> {
+        if items.len() > 1 {
             self.savepoint(WITHOUT_RETURNING).await?;
-            let mut inserted = 0;
-            for batch in runs.chunks(RUNS_PER_STATEMENT_MAX) {
-                inserted += self.insert_run_batch(batch, false).await?.0;
+            let mut written = 0;
+            for batch in items.chunks(T::PER_STATEMENT) {
+                written += self.write_batch(batch, false).await?.0;
             }
-            if inserted == runs.len() as u64 {
+            if written == items.len() as u64 {
                 self.release(WITHOUT_RETURNING).await?;
-                return Ok(runs.iter().map(|run| run.id).collect());
+                return Ok(items.iter().map(ReportedWrite::key).collect());
             }
             self.roll_back_to(WITHOUT_RETURNING).await?;
         }
-        let mut inserted = Vec::with_capacity(runs.len());
-        for batch in runs.chunks(RUNS_PER_STATEMENT_MAX) {
-            inserted.extend(self.insert_run_batch(batch, true).await?.1);
+        let mut keys = Vec::with_capacity(items.len());
+        for batch in items.chunks(T::PER_STATEMENT) {
+            keys.extend(self.write_batch(batch, true).await?.1);
         }
-        Ok(inserted)
+        Ok(keys)
     }
 
-    /// One INSERT of up to [`RUNS_PER_STATEMENT_MAX`] runs: how many it inserted, and with
-    /// `returning` their ids.
-    async fn insert_run_batch(
+    /// One statement: how many rows it wrote, and with `returning` their keys.
+    async fn write_batch<T: ReportedWrite>(
         &mut self,
-        batch: &[RunRow],
+        batch: &[T],
         returning: bool,
-    ) -> Result<(u64, Vec<Id>)> {
-        let values = values_placeholders(self.dialect, batch.len(), RUN_COLUMN_COUNT);
-        let sql = format!(
-            "INSERT INTO integration_runs ({RUN_COLUMNS}) VALUES {values} \
-             ON CONFLICT (run_key, installation_id) DO NOTHING{}",
-            if returning { " RETURNING id" } else { "" }
-        );
+    ) -> Result<(u64, Vec<T::Key>)> {
+        let sql = T::sql(self.dialect, batch.len(), returning);
         let mut query = sqlx::query(&sql);
-        for run in batch {
-            query = query
-                .bind(run.id.to_string())
-                .bind(run.installation_id.to_string())
-                .bind(run.run_key.clone())
-                .bind(run.trigger.clone())
-                .bind(run.event.clone())
-                .bind(run.user_id.to_string())
-                .bind(run.status.clone())
-                .bind(run.attempts)
-                .bind(run.lease_until)
-                .bind(run.created_time)
-                .bind(run.started_time)
-                .bind(run.finished_time)
-                .bind(run.record.clone())
-                .bind(run.output.clone());
+        for item in batch {
+            query = item.bind(query);
         }
         if !returning {
             return Ok((
@@ -463,11 +548,13 @@ impl Tx {
                 Vec::new(),
             ));
         }
-        let mut ids = Vec::with_capacity(batch.len());
-        for row in query.fetch_all(&mut *self.tx).await? {
-            ids.push(parse_id(&row.try_get::<String, _>(0)?)?);
-        }
-        Ok((ids.len() as u64, ids))
+        let keys = query
+            .fetch_all(&mut *self.tx)
+            .await?
+            .iter()
+            .map(T::decode)
+            .collect::<Result<Vec<_>>>()?;
+        Ok((keys.len() as u64, keys))
     }
 
     async fn savepoint(&mut self, name: &str) -> Result<()> {
@@ -728,73 +815,7 @@ impl Tx {
     /// of each it ended. A run no longer held by the attempt named in its end (canceled, or its lease
     /// taken over) is left as it is and left out.
     pub async fn finish_runs(&mut self, ends: &[&RunEnd]) -> Result<Vec<(Id, i64)>> {
-        if ends.len() > 1 {
-            // As in `insert_runs`: without `RETURNING` while every end finds its run held.
-            self.savepoint(WITHOUT_RETURNING).await?;
-            let mut ended = 0;
-            for batch in ends.chunks(RUN_ENDS_PER_STATEMENT_MAX) {
-                ended += self.finish_run_batch(batch, false).await?.0;
-            }
-            if ended == ends.len() as u64 {
-                self.release(WITHOUT_RETURNING).await?;
-                return Ok(ends.iter().map(|end| (end.id, end.attempt)).collect());
-            }
-            self.roll_back_to(WITHOUT_RETURNING).await?;
-        }
-        let mut ended = Vec::with_capacity(ends.len());
-        for batch in ends.chunks(RUN_ENDS_PER_STATEMENT_MAX) {
-            ended.extend(self.finish_run_batch(batch, true).await?.1);
-        }
-        Ok(ended)
-    }
-
-    /// One UPDATE of up to [`RUN_ENDS_PER_STATEMENT_MAX`] runs: how many it ended, and with
-    /// `returning` the id and attempt of each.
-    async fn finish_run_batch(
-        &mut self,
-        batch: &[&RunEnd],
-        returning: bool,
-    ) -> Result<(u64, Vec<(Id, i64)>)> {
-        // One UPDATE joined to a VALUES list: SQLite (3.33+) and PostgreSQL both take
-        // `WITH ... UPDATE ... FROM`.
-        let values = values_placeholders(self.dialect, batch.len(), 7);
-        let sql = format!(
-            "WITH ends (id, attempt, status, record, output, started_time, finished_time) AS (VALUES {values}) \
-             UPDATE integration_runs SET status = ends.status, record = ends.record, output = ends.output, \
-             started_time = COALESCE(ends.started_time, integration_runs.started_time), finished_time = ends.finished_time \
-             FROM ends WHERE integration_runs.id = ends.id AND integration_runs.status = 'running' \
-             AND integration_runs.attempts = ends.attempt{}",
-            if returning {
-                " RETURNING integration_runs.id, integration_runs.attempts"
-            } else {
-                ""
-            }
-        );
-        let mut query = sqlx::query(&sql);
-        for end in batch {
-            query = query
-                .bind(end.id.to_string())
-                .bind(end.attempt)
-                .bind(end.status.clone())
-                .bind(end.record.clone())
-                .bind(end.output.clone())
-                .bind(end.started_time)
-                .bind(end.finished_time);
-        }
-        if !returning {
-            return Ok((
-                query.execute(&mut *self.tx).await?.rows_affected(),
-                Vec::new(),
-            ));
-        }
-        let mut ended = Vec::with_capacity(batch.len());
-        for row in query.fetch_all(&mut *self.tx).await? {
-            ended.push((
-                parse_id(&row.try_get::<String, _>(0)?)?,
-                row.try_get::<i64, _>(1)?,
-            ));
-        }
-        Ok((ended.len() as u64, ended))
+        self.write_reported(ends).await
     }
 
     /// Cancels a queued or running run; `false` when it had already ended.
