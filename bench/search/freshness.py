@@ -10,17 +10,18 @@ poller; SEMANTIC_POLLERS semantic ones, each with a different word):
 - semantic: `mode: semantic` (vector search only) with the largest page size (100), asked with
   the sentence of the oldest pending edit. A chunk comes back by a full vector (of exactly the
   text it holds now: the indexer drops a chunk's vector when its text changes) or by a
-  provisional one, which names the passage it was embedded from (`provisional_passage`: the
+  provisional one, which names the passages it was embedded from (`provisional_passages`: the
   changed words of an edit with a little context, or an earlier version of the chunk while all
-  of it is still there). A word counts as found by meaning when a hit's full vector covers a
-  text with the word, or a hit's provisional passage holds it. Polled every SEMANTIC_POLL_MS,
+  of it is still there; the passage that ranked the chunk, and each other of the chunk's
+  passages that ranked among the query's nearest vectors). A word counts as found by meaning
+  when a hit's full vector covers a text with the word, or a passage a hit names holds it. Polled every SEMANTIC_POLL_MS,
   because each query is embedded by the same model the indexer uses.
 
 An edit's freshness is the time from the edit's acknowledgement to the first search that finds
-it. The semantic poller's figure is an upper bound, never early but often late: each chunk comes
-back once, by its best vector for the query, so an edit whose chunk matched best by another
-edit's passage is not credited; a run makes more than 100 chunks, so a chunk can fall off the
-answer; and one poller asks about 5 queries a second for 20 edits a second. So the script also
+it. The semantic poller's figure is an upper bound, never early but sometimes late: a passage
+that matched less well than the answer's nearest vectors is not named; a run makes more than
+100 chunks, so a chunk can fall off the answer; and one poller asks about 5 queries a second for
+20 edits a second. So the script also
 prints the indexer's own measure (`freshness` in `/platform/v1/search/status`, no queries
 involved): change-log commit -> the edit's chunks are in BM25 (keyword), and -> a vector of text
 holding the edit is searchable, provisional or full (meaning). Each edit's sentence is drawn
@@ -170,9 +171,12 @@ def main():
                 seen = time.monotonic()
                 query_ms.append((seen - asked) * 1000)
                 chunks_seen[0] = max(chunks_seen[0], len(hits))
-                # What each hit's vector was embedded from: the chunk's text for a full vector,
-                # the passage for a provisional one.
-                texts = [hit["provisional_passage"] or hit["text"] for hit in hits]
+                # What each hit's vectors were embedded from: the chunk's text for a full
+                # vector; for provisional ones, every passage the hit names (the one that ranked
+                # the chunk, and each other that ranked among the query's nearest vectors).
+                texts = [text for hit in hits
+                         for text in ([p["text"] for p in hit["provisional_passages"]]
+                                      or [hit["text"]])]
                 with lock:
                     asking.discard(word)
                     found = [(w, t) for w, (t, _) in queue.items()

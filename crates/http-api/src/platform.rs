@@ -134,6 +134,11 @@ async fn search_chunks(
                 "text": hit.text,
                 "highlight": crate::routes::highlight_json(&hit.highlight),
                 "provisional_passage": hit.provisional_passage,
+                "provisional_passages": hit
+                    .provisional_passages
+                    .iter()
+                    .map(|p| json!({"text": p.text, "score": p.score}))
+                    .collect::<Vec<_>>(),
             })
         })
         .collect();

@@ -37,7 +37,7 @@ use vector_index::{
 };
 
 use crate::keyword::{Highlight, KeywordIndex};
-use crate::provisional::Provisional;
+use crate::provisional::{MATCHED_PASSAGES_PER_HIT_MAX, PassageMatch, Provisional};
 use crate::{Error, Result};
 
 /// Format of the directory layout and `meta.json`.
@@ -136,10 +136,12 @@ pub struct IndexStats {
 pub struct ChunkScore {
     pub chunk_id: u64,
     pub score: f32,
-    /// For a semantic hit on a provisional vector: the passage of the chunk's current text
-    /// that vector was embedded from. `None` for a hit on the chunk's full vector, and for
-    /// keyword and fused hits.
-    pub provisional: Option<Arc<str>>,
+    /// For a hit by provisional vectors: the passages of the chunk's current text they were
+    /// embedded from, best first: the one that ranked the chunk, then each other that ranked
+    /// among the query's nearest vectors (at most [`MATCHED_PASSAGES_PER_HIT_MAX`] in all).
+    /// Empty for a hit by the chunk's full vector and for keyword hits; a fused hit keeps its
+    /// semantic hit's.
+    pub passages: Vec<PassageMatch>,
 }
 
 #[derive(Default)]
@@ -704,6 +706,12 @@ impl ContentIndex {
 
     /// The `k` chunks nearest to `query` among `allowed`, most similar first: by each chunk's
     /// full vector, or, for a chunk waiting for it, its best provisional vector.
+    ///
+    /// A chunk waiting for its full vector can hold many provisional vectors (one per recent
+    /// edit), and a query about one edit may rank the chunk by another's passage. So a hit also
+    /// names each other passage of its chunk whose vector ranked among the `k` vectors nearest
+    /// the query (full and provisional vectors ranked together), so that the caller sees every
+    /// passage that matched as well as the answer's own hits did, not only the best.
     pub fn semantic(
         &self,
         query: &[f32],
@@ -732,7 +740,7 @@ impl ContentIndex {
             .map(|hit| ChunkScore {
                 chunk_id: hit.id,
                 score: 1.0 - hit.distance,
-                provisional: None,
+                passages: Vec::new(),
             })
             .collect();
         let provisional = self
@@ -743,6 +751,14 @@ impl ContentIndex {
         if provisional.is_empty() {
             return Ok(hits);
         }
+        let bar = kth_best(
+            hits.iter().map(|h| h.score).chain(
+                provisional
+                    .iter()
+                    .flat_map(|p| p.passages.iter().map(|m| m.score)),
+            ),
+            k,
+        );
         // A chunk has a full vector or provisional ones, but a full vector may land between the
         // two lookups: keep each chunk once, by its full vector when it has one.
         let full: HashSet<u64> = hits.iter().map(|h| h.chunk_id).collect();
@@ -750,10 +766,16 @@ impl ContentIndex {
             provisional
                 .into_iter()
                 .filter(|p| !full.contains(&p.chunk_id))
-                .map(|p| ChunkScore {
-                    chunk_id: p.chunk_id,
-                    score: p.score,
-                    provisional: Some(p.passage),
+                .map(|p| {
+                    let score = p.score();
+                    let mut passages = p.passages;
+                    let named = 1 + passages[1..].iter().take_while(|m| m.score >= bar).count();
+                    passages.truncate(named.min(MATCHED_PASSAGES_PER_HIT_MAX));
+                    ChunkScore {
+                        chunk_id: p.chunk_id,
+                        score,
+                        passages,
+                    }
                 }),
         );
         hits.sort_by(|a, b| {
@@ -782,7 +804,7 @@ impl ContentIndex {
             .map(|(chunk_id, score)| ChunkScore {
                 chunk_id,
                 score,
-                provisional: None,
+                passages: Vec::new(),
             })
             .collect())
     }
@@ -808,25 +830,38 @@ impl ContentIndex {
     }
 }
 
-/// Reciprocal-rank fusion (Cormack et al.): each list adds `1 / (K + rank)` for each chunk it
-/// ranks; `K = 60` as in the paper. Returns chunks best first with their fused scores.
+/// The `k`-th highest of `scores` (1-based), or minus infinity when there are fewer than `k`.
+fn kth_best(scores: impl Iterator<Item = f32>, k: usize) -> f32 {
+    let mut scores: Vec<f32> = scores.collect();
+    if k == 0 || scores.len() < k {
+        return f32::NEG_INFINITY;
+    }
+    let (_, kth, _) = scores.select_nth_unstable_by(k - 1, |a, b| b.total_cmp(a));
+    *kth
+}
+
+/// The constant of reciprocal-rank fusion, 60 as in the paper.
 pub const RRF_K: f32 = 60.0;
 
+/// Reciprocal-rank fusion (Cormack et al.): each list adds `1 / (K + rank)` for each chunk it
+/// ranks. Returns chunks best first with their fused scores; a chunk keeps the matched passages
+/// of the first list that has any.
 pub fn reciprocal_rank_fusion(lists: &[&[ChunkScore]]) -> Vec<ChunkScore> {
-    let mut fused: HashMap<u64, f32> = HashMap::new();
+    let mut fused: HashMap<u64, ChunkScore> = HashMap::new();
     for list in lists {
         for (rank, hit) in list.iter().enumerate() {
-            *fused.entry(hit.chunk_id).or_insert(0.0) += 1.0 / (RRF_K + rank as f32 + 1.0);
+            let entry = fused.entry(hit.chunk_id).or_insert_with(|| ChunkScore {
+                chunk_id: hit.chunk_id,
+                score: 0.0,
+                passages: Vec::new(),
+            });
+            entry.score += 1.0 / (RRF_K + rank as f32 + 1.0);
+            if entry.passages.is_empty() {
+                entry.passages = hit.passages.clone();
+            }
         }
     }
-    let mut out: Vec<ChunkScore> = fused
-        .into_iter()
-        .map(|(chunk_id, score)| ChunkScore {
-            chunk_id,
-            score,
-            provisional: None,
-        })
-        .collect();
+    let mut out: Vec<ChunkScore> = fused.into_values().collect();
     out.sort_by(|a, b| {
         b.score
             .total_cmp(&a.score)

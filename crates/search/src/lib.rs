@@ -27,5 +27,6 @@ pub use index::{
 pub use keyword::Highlight;
 pub use mirror::{AccessMirror, MirrorNode};
 pub use provisional::{
-    Provisional, ProvisionalHit, carried_over, changed_passage, contains_passage,
+    MATCHED_PASSAGES_PER_HIT_MAX, PassageMatch, Provisional, ProvisionalHit, carried_over,
+    changed_passage, contains_passage,
 };

@@ -32,6 +32,9 @@ pub const PASSAGE_CONTEXT_WORDS: usize = 8;
 /// Words a changed passage may have, at most (about 60–80 tokens): a larger change waits for the
 /// full re-embedding, which it costs about as much as.
 pub const PASSAGE_WORDS_MAX: usize = 48;
+/// Passages one semantic hit names, at most: its best, then any other of its provisional vectors
+/// that ranked among the query's nearest vectors (see `ContentIndex::semantic`).
+pub const MATCHED_PASSAGES_PER_HIT_MAX: usize = 8;
 
 /// One provisional vector.
 #[derive(Debug, Clone)]
@@ -54,14 +57,27 @@ pub struct Provisional {
     dropped: u64,
 }
 
-/// A chunk's best provisional match for a query.
+/// A passage whose provisional vector matched a query.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PassageMatch {
+    pub passage: Arc<str>,
+    /// Cosine similarity of the passage's vector to the query (the vectors are unit length).
+    pub score: f32,
+}
+
+/// A chunk's provisional matches for a query.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProvisionalHit {
     pub chunk_id: u64,
-    /// Cosine similarity (the vectors are unit length).
-    pub score: f32,
-    /// The passage whose vector matched.
-    pub passage: Arc<str>,
+    /// Each of the chunk's provisional vectors, most similar first (never empty).
+    pub passages: Vec<PassageMatch>,
+}
+
+impl ProvisionalHit {
+    /// The chunk's score: its best passage's.
+    pub fn score(&self) -> f32 {
+        self.passages[0].score
+    }
 }
 
 impl Provisional {
@@ -143,29 +159,37 @@ impl Provisional {
         self.total = 0;
     }
 
-    /// Each allowed chunk's best provisional match for `query` (a unit vector), best first, at
-    /// most `k`. Exact: the set is small (chunks edited in the last moments).
+    /// The allowed chunks with provisional vectors, each with every passage scored against
+    /// `query` (a unit vector), chunks by their best passage, best first, at most `k`. Exact: the
+    /// set is small (chunks edited in the last moments).
     pub fn search(&self, query: &[f32], k: usize, allowed: &HashSet<u64>) -> Vec<ProvisionalHit> {
         let mut hits: Vec<ProvisionalHit> = self
             .by_chunk
             .iter()
             .filter(|(chunk_id, _)| allowed.contains(chunk_id))
             .filter_map(|(chunk_id, entries)| {
-                entries
+                let mut passages: Vec<PassageMatch> = entries
                     .iter()
                     .filter(|e| e.vector.len() == query.len())
-                    .map(|e| (vector_index::dot(query, &e.vector), e))
-                    .max_by(|a, b| a.0.total_cmp(&b.0))
-                    .map(|(score, e)| ProvisionalHit {
-                        chunk_id: *chunk_id,
-                        score,
+                    .map(|e| PassageMatch {
                         passage: e.passage.clone(),
+                        score: vector_index::dot(query, &e.vector),
                     })
+                    .collect();
+                passages.sort_by(|a, b| {
+                    b.score
+                        .total_cmp(&a.score)
+                        .then_with(|| a.passage.cmp(&b.passage))
+                });
+                (!passages.is_empty()).then_some(ProvisionalHit {
+                    chunk_id: *chunk_id,
+                    passages,
+                })
             })
             .collect();
         hits.sort_by(|a, b| {
-            b.score
-                .total_cmp(&a.score)
+            b.score()
+                .total_cmp(&a.score())
                 .then_with(|| a.chunk_id.cmp(&b.chunk_id))
         });
         hits.truncate(k);
@@ -327,7 +351,7 @@ mod tests {
     }
 
     #[test]
-    fn search_returns_each_chunks_best_passage_and_respects_allowed() {
+    fn search_ranks_chunks_by_their_best_passage_and_respects_allowed() {
         let mut p = Provisional::new();
         assert!(p.add(1, 1, "one".into(), unit(&[1.0, 0.0])));
         assert!(p.add(1, 2, "two".into(), unit(&[0.6, 0.8])));
@@ -335,8 +359,19 @@ mod tests {
         let allowed: HashSet<u64> = [1, 2].into();
         let hits = p.search(&unit(&[0.0, 1.0]), 10, &allowed);
         assert_eq!(hits.len(), 2);
-        assert_eq!((hits[0].chunk_id, &*hits[0].passage), (2, "three"));
-        assert_eq!((hits[1].chunk_id, &*hits[1].passage), (1, "two"));
+        let passages = |hit: &ProvisionalHit| -> Vec<String> {
+            hit.passages.iter().map(|m| m.passage.to_string()).collect()
+        };
+        assert_eq!(
+            (hits[0].chunk_id, passages(&hits[0])),
+            (2, vec!["three".into()])
+        );
+        // Every passage of a chunk is scored, best first.
+        assert_eq!(
+            (hits[1].chunk_id, passages(&hits[1])),
+            (1, vec!["two".to_string(), "one".to_string()])
+        );
+        assert!((hits[1].score() - 0.8).abs() < 1e-6);
         let only_one: HashSet<u64> = [1].into();
         assert_eq!(p.search(&unit(&[0.0, 1.0]), 10, &only_one).len(), 1);
         assert_eq!(p.search(&unit(&[0.0, 1.0]), 1, &allowed).len(), 1);

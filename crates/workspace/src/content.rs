@@ -164,8 +164,20 @@ pub struct ChunkHit {
     /// The ranking score (cosine similarity, BM25, or fused RRF, by mode).
     pub score: f32,
     /// For a semantic hit on a chunk edited moments ago whose new text the model has not
-    /// embedded whole yet: the passage of its text whose provisional vector matched.
+    /// embedded whole yet: the passage of its text whose provisional vector matched best.
     pub provisional_passage: Option<String>,
+    /// For such a hit: that passage and each other of the chunk's passages whose provisional
+    /// vector ranked among the query's nearest vectors, best first (empty for a hit by the
+    /// chunk's full vector, and in keyword mode).
+    pub provisional_passages: Vec<PassageView>,
+}
+
+/// A passage of a chunk whose provisional vector matched a query.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PassageView {
+    pub text: String,
+    /// Cosine similarity to the query.
+    pub score: f32,
 }
 
 /// What one indexer pass did.
@@ -1494,7 +1506,15 @@ impl Workspace {
                         text: chunk.text.clone(),
                         highlight,
                         score: hit.score,
-                        provisional_passage: hit.provisional.as_deref().map(str::to_string),
+                        provisional_passage: hit.passages.first().map(|m| m.passage.to_string()),
+                        provisional_passages: hit
+                            .passages
+                            .iter()
+                            .map(|m| PassageView {
+                                text: m.passage.to_string(),
+                                score: m.score,
+                            })
+                            .collect(),
                     })
                 })
                 .collect())
@@ -1802,10 +1822,10 @@ mod tests {
             .chunks_of_objects(&HashSet::from([page]))
             .unwrap();
         let hits = content.index.semantic(&query, 10, &allowed).unwrap();
-        let full = hits.iter().filter(|hit| hit.provisional.is_none()).count();
+        let full = hits.iter().filter(|hit| hit.passages.is_empty()).count();
         let provisional = hits
             .iter()
-            .filter_map(|hit| hit.provisional.as_deref().map(str::to_string))
+            .filter_map(|hit| hit.passages.first().map(|m| m.passage.to_string()))
             .collect();
         (full, provisional)
     }

@@ -28,7 +28,7 @@ pub use blocks::{AppendPosition, BlockView};
 pub use comments::CommentTarget;
 pub use content::{
     CHUNK_RESULTS_MAX, ChunkHit, ContentHit, ContentQuery, ContentSearch, ContentStatus,
-    HighlightView, INDEXER_CONSUMER, IndexPass, IndexStats, SearchMode,
+    HighlightView, INDEXER_CONSUMER, IndexPass, IndexStats, PassageView, SearchMode,
     VECTOR_ROUND_DEFERRED_MAX_MS,
 };
 pub use data::{

@@ -131,6 +131,22 @@ async fn an_edit_is_found_by_its_passage_before_the_chunk_is_re_embedded() {
         results[0]["provisional_passage"].as_str(),
         Some(seed.as_str())
     );
+    // The answer names both of the chunk's provisional vectors (with only two vectors in the
+    // index, both rank among the nearest), best first: the one that ranked the chunk, then
+    // the appended passage.
+    let named = results[0]["provisional_passages"].as_array().unwrap();
+    assert_eq!(named.len(), 2, "{}", results[0]);
+    assert_eq!(named[0]["text"].as_str(), Some(seed.as_str()));
+    assert!(
+        named[1]["text"]
+            .as_str()
+            .unwrap()
+            .contains("saffron lighthouse beacon keeper"),
+        "{}",
+        results[0]
+    );
+    assert!(named[0]["score"].as_f64().unwrap() >= named[1]["score"].as_f64().unwrap());
+    assert_eq!(results[0]["score"], named[0]["score"]);
     let state = status(&h).await;
     assert_eq!(state["objects_awaiting_vectors"], 1, "{state}");
     assert_eq!(state["provisional_vectors"], 2, "{state}");
@@ -161,6 +177,11 @@ async fn an_edit_is_found_by_its_passage_before_the_chunk_is_re_embedded() {
         let passage = hit["provisional_passage"].as_str().unwrap_or("");
         assert!(!passage.contains("saffron"), "{hit}");
         assert!(!hit["text"].as_str().unwrap().contains("saffron"), "{hit}");
+        assert_eq!(
+            hit["provisional_passages"].as_array().unwrap().len(),
+            1,
+            "{hit}"
+        );
     }
     assert_eq!(status(&h).await["provisional_vectors"], 1);
     // A deletion has no passage of its own: it counts as findable by meaning only once the
@@ -178,5 +199,6 @@ async fn an_edit_is_found_by_its_passage_before_the_chunk_is_re_embedded() {
     assert_eq!(state["freshness"]["edits_awaiting_meaning"], 0, "{state}");
     let results = chunks(&h, &seed).await;
     assert_eq!(results[0]["provisional_passage"], Value::Null);
+    assert_eq!(results[0]["provisional_passages"], json!([]));
     assert_eq!(results[0]["text"].as_str(), Some(seed.as_str()));
 }

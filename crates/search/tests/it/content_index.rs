@@ -275,34 +275,34 @@ fn reciprocal_rank_fusion_rewards_agreement() {
         ChunkScore {
             chunk_id: 1,
             score: 0.9,
-            provisional: None,
+            passages: Vec::new(),
         },
         ChunkScore {
             chunk_id: 2,
             score: 0.8,
-            provisional: None,
+            passages: Vec::new(),
         },
         ChunkScore {
             chunk_id: 3,
             score: 0.7,
-            provisional: None,
+            passages: Vec::new(),
         },
     ];
     let b = [
         ChunkScore {
             chunk_id: 3,
             score: 9.0,
-            provisional: None,
+            passages: Vec::new(),
         },
         ChunkScore {
             chunk_id: 4,
             score: 8.0,
-            provisional: None,
+            passages: Vec::new(),
         },
         ChunkScore {
             chunk_id: 1,
             score: 7.0,
-            provisional: None,
+            passages: Vec::new(),
         },
     ];
     let fused: Vec<u64> = reciprocal_rank_fusion(&[&a, &b])
@@ -403,4 +403,80 @@ fn semantic_recall_against_exact_search_holds_under_permission_filters() {
             "recall@{K} with {label} of the chunks allowed is {recall:.4}, below 0.95"
         );
     }
+}
+
+#[test]
+fn a_provisional_hit_names_each_of_its_passages_that_ranked_among_the_nearest_vectors() {
+    let (index, _) = ContentIndex::open(None, "test", DIMENSIONS).unwrap();
+    let mut updates = corpus(5);
+    // A chunk edited three times since its last full vector: it waits for a new one.
+    updates.push(ObjectUpdate {
+        object_id: Id::from_u128(99),
+        chunks: vec![IndexedChunk {
+            chunk_id: 991,
+            vector: None,
+            text: "alpha beta gamma".into(),
+        }],
+    });
+    index.apply(&updates).unwrap();
+    let mut rng = StdRng::seed_from_u64(6);
+    let beta = unit(&mut rng);
+    // Alpha is beta nudged a little; gamma points the other way.
+    let nudged: Vec<f32> = beta
+        .iter()
+        .enumerate()
+        .map(|(i, x)| x + if i == 0 { 0.05 } else { 0.0 })
+        .collect();
+    let norm = nudged.iter().map(|x| x * x).sum::<f32>().sqrt();
+    let alpha: Vec<f32> = nudged.iter().map(|x| x / norm).collect();
+    let gamma: Vec<f32> = beta.iter().map(|x| -x).collect();
+    for (seq, (passage, vector)) in [("alpha", &alpha), ("beta", &beta), ("gamma", &gamma)]
+        .into_iter()
+        .enumerate()
+    {
+        assert!(
+            index
+                .add_provisional(991, seq as u64, passage.into(), vector.clone())
+                .unwrap()
+        );
+    }
+    let everything = all_chunks(&updates);
+    let passages = |hits: &[search::ChunkScore]| -> Vec<String> {
+        let hit = hits
+            .iter()
+            .find(|h| h.chunk_id == 991)
+            .expect("the edited chunk is found");
+        hit.passages.iter().map(|m| m.passage.to_string()).collect()
+    };
+
+    // Asked about beta: the chunk ranks by beta, and alpha ranked second among all vectors, so
+    // it is named too; gamma, the farthest vector of all, is not.
+    let hits = index.semantic(&beta, 5, &everything).unwrap();
+    assert_eq!(hits[0].chunk_id, 991);
+    assert!((hits[0].score - 1.0).abs() < 1e-5);
+    assert_eq!(passages(&hits), ["beta", "alpha"]);
+    assert!(
+        hits[1..].iter().all(|h| h.passages.is_empty()),
+        "a hit by a full vector names no passage"
+    );
+    // Among the single nearest vector, only beta.
+    assert_eq!(
+        passages(&index.semantic(&beta, 1, &everything).unwrap()),
+        ["beta"]
+    );
+    // Asked about gamma, the chunk still ranks by its best passage; alpha and beta are the
+    // farthest vectors of all.
+    let hits = index.semantic(&gamma, 5, &everything).unwrap();
+    assert_eq!(hits[0].chunk_id, 991);
+    assert_eq!(passages(&hits), ["gamma"]);
+    // With room for every vector, every passage is named, best first.
+    let hits = index.semantic(&beta, 1_000, &everything).unwrap();
+    assert_eq!(passages(&hits), ["beta", "alpha", "gamma"]);
+    // Fusion with a keyword list keeps the semantic hit's passages.
+    let keyword = index
+        .keyword("gamma", 10, Arc::new(everything.clone()))
+        .unwrap();
+    let semantic = index.semantic(&beta, 5, &everything).unwrap();
+    let fused = reciprocal_rank_fusion(&[&semantic, &keyword]);
+    assert_eq!(passages(&fused), ["beta", "alpha"]);
 }
