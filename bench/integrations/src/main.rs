@@ -155,6 +155,7 @@ async fn main() {
     // The edits: one page title change every 1/RATE s, each started at its time whether or not
     // the one before has returned (an open loop: a slow writer can't lower the load it gets).
     let cpu_at_start = cpu_times();
+    let written_at_start = bytes_written();
     let started = Instant::now();
     let interval = Duration::from_secs_f64(1.0 / rate as f64);
     let edits = rate * seconds;
@@ -197,6 +198,7 @@ async fn main() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let drained_s = started.elapsed().as_secs_f64();
+    let written_at_end = bytes_written();
     worker.abort();
     wal_sampler.abort();
     // (when the change was made, its run's lag), in ms.
@@ -233,6 +235,13 @@ async fn main() {
         }
         _ => f64::NAN,
     };
+    // What the process wrote (the store's WAL, and its checkpoints into the database file) per
+    // run started: the writer's work in pages, which a pass's dirty pages drive.
+    let written_mib = match (written_at_start, written_at_end) {
+        (Some(start), Some(end)) => (end - start) as f64 / (1024.0 * 1024.0),
+        _ => f64::NAN,
+    };
+    let written_kib_per_run = written_mib * 1024.0 / timed.len().max(1) as f64;
     // Lag by when the change was made, in 5-second windows: does it hold, or grow as the run
     // table does?
     let first_at = timed.iter().map(|(at, _)| *at).min().unwrap_or(0);
@@ -282,14 +291,26 @@ async fn main() {
     println!();
     println!(
         "statuses: {statuses:?}; {unstarted} never started; wall time including drain {total_s:.1} s; \
-         edit latency p50 {edit_p50} ms, p99 {edit_p99} ms; CPU steal {steal_pct:.1}%"
+         edit latency p50 {edit_p50} ms, p99 {edit_p99} ms; CPU steal {steal_pct:.1}%; \
+         written {written_mib:.0} MiB ({written_kib_per_run:.2} KiB per run)"
     );
     println!(
-        "RESULT store={dialect} installations={installations} rate={rate} edits={edits} runs={} p50_ms={p50} p99_ms={p99} max_ms={max} runs_per_s={:.0} edit_p50_ms={edit_p50} edit_p99_ms={edit_p99} steal_pct={steal_pct:.1}",
+        "RESULT store={dialect} installations={installations} rate={rate} edits={edits} runs={} p50_ms={p50} p99_ms={p99} max_ms={max} runs_per_s={:.0} edit_p50_ms={edit_p50} edit_p99_ms={edit_p99} steal_pct={steal_pct:.1} written_mib={written_mib:.0} written_kib_per_run={written_kib_per_run:.2}",
         lags.len(),
         lags.len() as f64 / total_s
     );
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Bytes this process has passed to `write` and `pwrite` so far (`/proc/self/io`'s `wchar`);
+/// `None` where there is no such file.
+fn bytes_written() -> Option<u64> {
+    let io = std::fs::read_to_string("/proc/self/io").ok()?;
+    io.lines()
+        .find_map(|line| line.strip_prefix("wchar:"))?
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// The machine's stolen and total CPU time so far, in clock ticks (`/proc/stat`'s `cpu` line:
