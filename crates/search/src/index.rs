@@ -769,7 +769,12 @@ impl ContentIndex {
                 .map(|p| {
                     let score = p.score();
                     let mut passages = p.passages;
-                    let named = 1 + passages[1..].iter().take_while(|m| m.score >= bar).count();
+                    // The best passage always; the others that reached the bar.
+                    let named = 1 + passages
+                        .iter()
+                        .skip(1)
+                        .take_while(|m| m.score >= bar)
+                        .count();
                     passages.truncate(named.min(MATCHED_PASSAGES_PER_HIT_MAX));
                     ChunkScore {
                         chunk_id: p.chunk_id,

@@ -74,9 +74,12 @@ pub struct ProvisionalHit {
 }
 
 impl ProvisionalHit {
-    /// The chunk's score: its best passage's.
+    /// The chunk's score: its best passage's (minus infinity for a hit without passages, which
+    /// `Provisional::search` never returns).
     pub fn score(&self) -> f32 {
-        self.passages[0].score
+        self.passages
+            .first()
+            .map_or(f32::NEG_INFINITY, |best| best.score)
     }
 }
 
