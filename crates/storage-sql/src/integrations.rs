@@ -854,10 +854,23 @@ impl Tx {
         } else {
             ""
         };
-        let sql = format!(
-            "SELECT {RUN_COLUMNS} FROM integration_runs WHERE installation_id = $1{after} \
-             ORDER BY created_time DESC, id DESC LIMIT {limit}"
-        );
+        let sql = match self.dialect {
+            // The runs filed in the directory (migration 10), and those made since the last
+            // flush, read from the table past the directory's mark (about a second of runs).
+            Dialect::Sqlite => format!(
+                "SELECT {RUN_COLUMNS} FROM integration_runs WHERE id IN ( \
+                 SELECT id FROM (SELECT id FROM run_directory WHERE installation_id = $1{after} \
+                 ORDER BY created_time DESC, id DESC LIMIT {limit}) \
+                 UNION ALL SELECT id FROM integration_runs \
+                 WHERE rowid > (SELECT through_rowid FROM run_directory_state) \
+                 AND installation_id = $1{after}) \
+                 ORDER BY created_time DESC, id DESC LIMIT {limit}"
+            ),
+            Dialect::Postgres => format!(
+                "SELECT {RUN_COLUMNS} FROM integration_runs WHERE installation_id = $1{after} \
+                 ORDER BY created_time DESC, id DESC LIMIT {limit}"
+            ),
+        };
         let mut query = sqlx::query(&sql).bind(installation_id.to_string());
         if let Some((time, id)) = before {
             query = query.bind(time).bind(id.to_string());

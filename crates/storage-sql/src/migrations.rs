@@ -383,6 +383,30 @@ CREATE TABLE revisions (
 INSERT INTO revisions (name, value) VALUES ('installations', 0)
 "#;
 
+/// SQLite only: an installation's runs are listed from `run_directory`, filled in batches
+/// (`Store::flush_run_directory`), instead of an index on `integration_runs (installation_id,
+/// created_time)`. Each dispatcher pass inserts runs for every subscribed installation, so that
+/// index had a dirty page per installation per pass, and SQLite writes each dirty page whole to
+/// its WAL: 59% of the bytes written at 10,000 change runs a second (docs/benchmarks.md). Filed
+/// about once a second, each installation's page is written once a second instead. Runs past
+/// `run_directory_state.through_rowid` are not filed yet; the listing reads them from the table.
+/// PostgreSQL logs an index insert as a small record, not a page, and keeps its index.
+const V10_SQLITE: &str = r#"
+CREATE TABLE run_directory (
+    installation_id TEXT NOT NULL,
+    created_time BIGINT NOT NULL,
+    id TEXT NOT NULL,
+    PRIMARY KEY (installation_id, created_time, id)
+) WITHOUT ROWID;
+CREATE TABLE run_directory_state (
+    through_rowid BIGINT NOT NULL
+);
+INSERT INTO run_directory (installation_id, created_time, id)
+    SELECT installation_id, created_time, id FROM integration_runs;
+INSERT INTO run_directory_state (through_rowid) SELECT COALESCE(MAX(rowid), 0) FROM integration_runs;
+DROP INDEX integration_runs_by_installation
+"#;
+
 pub fn all() -> Vec<Migration> {
     vec![
         Migration {
@@ -438,6 +462,12 @@ pub fn all() -> Vec<Migration> {
             name: "revisions",
             sqlite: V9,
             postgres: V9,
+        },
+        Migration {
+            version: 10,
+            name: "run directory",
+            sqlite: V10_SQLITE,
+            postgres: "",
         },
     ]
 }

@@ -139,3 +139,30 @@ async fn a_long_wal_starts_over_while_writes_keep_coming() {
     store.close().await;
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_checkpointer_files_new_runs_in_the_run_directory() {
+    use crate::runs::{installation, run, with_package};
+    let dir = std::env::temp_dir().join(format!("trellis-checkpoint-{}", Id::new()));
+    let store = Store::open_data_dir(&dir).await.unwrap();
+    let mut tx = store.write().await.unwrap();
+    let package = with_package(&mut tx).await;
+    let owner = installation(2, package);
+    tx.insert_installation(&owner).await.unwrap();
+    let runs: Vec<_> = (0..5u128)
+        .map(|n| run(10 + n, owner.id, &format!("change:{n}")))
+        .collect();
+    tx.insert_runs(&runs).await.unwrap();
+    tx.commit().await.unwrap();
+    wait_for_status(&store, "the checkpointer files the runs", |status| {
+        status.runs_filed == 5
+    })
+    .await;
+    // Filed once: nothing is left for another flush.
+    assert_eq!(store.flush_run_directory().await.unwrap(), 0);
+    let mut tx = store.read().await.unwrap();
+    assert_eq!(tx.list_runs(owner.id, None, 10).await.unwrap().len(), 5);
+    tx.commit().await.unwrap();
+    store.close().await;
+    std::fs::remove_dir_all(&dir).ok();
+}

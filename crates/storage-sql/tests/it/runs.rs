@@ -7,7 +7,7 @@ use storage_sql::{InstallationRecord, PackageRecord, RunEnd, RunRow, Store, Tx};
 
 use crate::{runtime, stores};
 
-fn run(id: u128, installation: Id, key: &str) -> RunRow {
+pub(crate) fn run(id: u128, installation: Id, key: &str) -> RunRow {
     RunRow {
         id: Id::from_u128(id),
         installation_id: installation,
@@ -38,7 +38,7 @@ fn end(run: &RunRow, attempt: i64) -> RunEnd {
     }
 }
 
-fn installation(id: u128, package: Id) -> InstallationRecord {
+pub(crate) fn installation(id: u128, package: Id) -> InstallationRecord {
     InstallationRecord {
         id: Id::from_u128(id),
         package_id: package,
@@ -50,7 +50,7 @@ fn installation(id: u128, package: Id) -> InstallationRecord {
     }
 }
 
-async fn with_package(tx: &mut Tx) -> Id {
+pub(crate) async fn with_package(tx: &mut Tx) -> Id {
     let package = Id::from_u128(1);
     tx.insert_package(
         &PackageRecord {
@@ -173,6 +173,91 @@ fn the_installations_revision_moves_with_every_installation_write() {
                 "{name}"
             );
             tx.commit().await.unwrap();
+        }
+    });
+}
+
+/// Every page of an installation's runs, newest first, `limit` at a time.
+async fn all_pages(store: &Store, installation: Id, limit: i64) -> Vec<Id> {
+    let mut tx = store.read().await.unwrap();
+    let mut listed = Vec::new();
+    let mut before = None;
+    loop {
+        let page = tx.list_runs(installation, before, limit).await.unwrap();
+        assert!(page.len() as i64 <= limit);
+        listed.extend(page.iter().map(|run| run.id));
+        match page.last() {
+            Some(last) if page.len() as i64 == limit => before = Some((last.created_time, last.id)),
+            _ => break,
+        }
+    }
+    tx.commit().await.unwrap();
+    listed
+}
+
+/// Lists each installation's runs at each page size and compares with `runs`, newest first.
+async fn assert_listed(store: &Store, runs: &[RunRow], installations: &[Id], when: &str) {
+    for &owner in installations {
+        let mut mine: Vec<&RunRow> = runs.iter().filter(|r| r.installation_id == owner).collect();
+        mine.sort_by_key(|r| std::cmp::Reverse((r.created_time, r.id)));
+        let expected: Vec<Id> = mine.into_iter().map(|r| r.id).collect();
+        for limit in [1, 2, 3, 100] {
+            assert_eq!(
+                all_pages(store, owner, limit).await,
+                expected,
+                "{when}, {limit} a page"
+            );
+        }
+    }
+}
+
+#[test]
+fn an_installations_runs_are_listed_whole_whether_filed_in_the_directory_or_not() {
+    runtime().block_on(async {
+        for (name, store) in stores().await {
+            let sqlite = name == "sqlite";
+            let mut tx = store.write().await.unwrap();
+            let package = with_package(&mut tx).await;
+            let (a, b) = (installation(2, package), installation(4, package));
+            tx.insert_installation(&a).await.unwrap();
+            tx.insert_installation(&b).await.unwrap();
+            // Interleaved runs of two installations; two of A's share a created time, so the
+            // id breaks the tie.
+            let mut runs = Vec::new();
+            for n in 0..10u128 {
+                let owner = if n % 3 == 2 { b.id } else { a.id };
+                let mut row = run(100 + n, owner, &format!("change:{n}"));
+                if n == 4 {
+                    row.created_time = 103;
+                }
+                runs.push(row);
+            }
+            tx.insert_runs(&runs).await.unwrap();
+            tx.commit().await.unwrap();
+            let both = [a.id, b.id];
+            assert_listed(&store, &runs, &both, &format!("{name}: before filing")).await;
+            // (PostgreSQL indexes runs by installation: it has nothing to file.)
+            let filed = store.flush_run_directory().await.unwrap();
+            assert_eq!(filed, if sqlite { 10 } else { 0 }, "{name}");
+            // More runs after the filing, one of them older than runs already filed (another
+            // process's clock): the listing merges the filed and the unfiled in order.
+            let mut tx = store.write().await.unwrap();
+            let mut old = run(202, a.id, "change:22");
+            old.created_time = 102;
+            let later = [
+                run(200, a.id, "change:20"),
+                run(201, b.id, "change:21"),
+                old,
+            ];
+            tx.insert_runs(&later).await.unwrap();
+            tx.commit().await.unwrap();
+            runs.extend(later);
+            assert_listed(&store, &runs, &both, &format!("{name}: half filed")).await;
+            let filed = store.flush_run_directory().await.unwrap();
+            assert_eq!(filed, if sqlite { 3 } else { 0 }, "{name}");
+            let again = store.flush_run_directory().await.unwrap();
+            assert_eq!(again, 0, "{name}: nothing is filed twice");
+            assert_listed(&store, &runs, &both, &format!("{name}: all filed")).await;
         }
     });
 }
