@@ -108,7 +108,7 @@ pub const SQLITE_WAL_SIZE_LIMIT_BYTES: u64 = 64 * 1024 * 1024;
 /// Runs one transaction of [`Store::flush_run_directory`] files, at most: a second of runs at
 /// 10,000 a second. Each transaction dirties a directory page per installation, so fewer, larger
 /// ones write less (at 10,000 runs a second, 4.3 KiB per run against 5.0 KiB with 2,500 a
-/// transaction; docs/benchmarks.md), and one this size held the writer for no lag anyone saw.
+/// transaction, with no worse lag; docs/benchmarks.md).
 pub const RUN_DIRECTORY_BATCH_RUNS_MAX: i64 = 10_000;
 /// Transactions one flush makes, at most; runs left over wait for the next flush (listings read
 /// them from the table meanwhile).
@@ -416,10 +416,10 @@ impl Tx {
     }
 }
 
-/// Starts the checkpointer of a file-backed SQLite store, which each interval files new runs in
-/// the run directory ([`Store::flush_run_directory`]) and copies the WAL back through `reader`
-/// and, once the WAL is long, finishing on `writer` (see [`SQLITE_WAL_RESET_FRAMES`]). It holds only a
-/// weak reference to the store's [`Checkpointer`], so it ends within one interval of the last
+/// Starts the checkpointer of a file-backed SQLite store. Each interval it files new runs in the
+/// run directory ([`Store::flush_run_directory`]), then copies the WAL back through `reader`,
+/// finishing on `writer` once the WAL is long (see [`SQLITE_WAL_RESET_FRAMES`]). It holds only
+/// a weak reference to the store's [`Checkpointer`], so it ends within one interval of the last
 /// clone of the store being dropped, or when the pools are closed.
 fn spawn_checkpointer(reader: AnyPool, writer: AnyPool) -> Arc<Checkpointer> {
     let checkpointer = Arc::new(Checkpointer::default());
