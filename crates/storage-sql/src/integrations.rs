@@ -186,8 +186,7 @@ fn param(dialect: Dialect, n: usize) -> String {
     }
 }
 
-/// `($1, $2), ($3, $4)` (PostgreSQL) or `(?, ?), (?, ?)` (SQLite) for 2 rows of 2 columns: the
-/// VALUES of a multi-row statement, its only parameters.
+/// A query over sqlx's `Any` driver, as [`ReportedWrite::bind`] extends it.
 type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
 
 /// A row of a batch written by [`Tx::write_reported`], which learns which rows were written
@@ -288,6 +287,8 @@ impl ReportedWrite for &RunEnd {
     }
 }
 
+/// `($1, $2), ($3, $4)` (PostgreSQL) or `(?, ?), (?, ?)` (SQLite) for 2 rows of 2 columns: the
+/// VALUES of a multi-row statement, its only parameters.
 fn values_placeholders(dialect: Dialect, rows: usize, columns: usize) -> String {
     (0..rows)
         .map(|row| {
