@@ -7,9 +7,10 @@
 //! `lag COMPONENT.wasm` with env `INSTALLATIONS` (200), `RATE` (50), `SECONDS` (10), and
 //! `DATABASE_URL` (a PostgreSQL server to use instead of SQLite). Prints a table, the lag by
 //! 5-second window of when the change was made (with the SQLite WAL's size, to see whether the
-//! lag holds or grows with the run table), the share of CPU time the hypervisor stole during the
-//! run (`steal_pct`: runs under heavy steal don't compare with runs without), and a last line
-//! `RESULT key=value ...`.
+//! lag holds or grows with the run table), each second with a run that started over 100 ms after
+//! its change beside what the SQLite checkpointer did around it, the share of CPU time the
+//! hypervisor stole during the run (`steal_pct`: runs under heavy steal don't compare with runs
+//! without), and a last line `RESULT key=value ...`.
 
 use std::time::{Duration, Instant};
 
@@ -129,18 +130,19 @@ async fn main() {
         "set up {installations} installations in {:.1} s",
         setup.elapsed().as_secs_f64()
     );
-    // The WAL's size once a second (file-backed SQLite only): a WAL the background checkpointer
-    // can't keep small slows every read.
-    let wal_frames = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let wal_sampler = {
-        let (store, wal_frames) = (workspace.store().clone(), wal_frames.clone());
+    // The checkpointer's status once a second (file-backed SQLite only), stamped with the wall
+    // clock in ms: the WAL's size (a WAL the checkpointer can't keep small slows every read) and
+    // the time its filing and passes took, to set beside the seconds whose runs started late.
+    let samples = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sampler = {
+        let (store, samples) = (workspace.store().clone(), samples.clone());
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 let Some(status) = store.checkpoint_status() else {
                     return;
                 };
-                wal_frames.lock().unwrap().push(status.wal_frames);
+                samples.lock().unwrap().push((now_ms(), status));
             }
         })
     };
@@ -200,7 +202,7 @@ async fn main() {
     let drained_s = started.elapsed().as_secs_f64();
     let written_at_end = bytes_written();
     worker.abort();
-    wal_sampler.abort();
+    sampler.abort();
     // (when the change was made, its run's lag), in ms.
     let mut timed = Vec::new();
     let mut unstarted = 0;
@@ -272,12 +274,16 @@ async fn main() {
         "| changes made in | runs | p50 lag ms | p99 lag ms | WAL frames at the window's end |"
     );
     println!("|---|---|---|---|---|");
-    let wal_frames = wal_frames.lock().unwrap().clone();
+    let samples = samples.lock().unwrap().clone();
     for (window, mut lags) in windows {
         lags.sort_unstable();
-        let wal = wal_frames
-            .get(((window + 1) * 5 - 1) as usize)
-            .map(|frames| frames.to_string())
+        // The last sample taken by the window's end.
+        let window_end = first_at + (window + 1) * 5_000;
+        let wal = samples
+            .iter()
+            .take_while(|(at, _)| *at <= window_end)
+            .last()
+            .map(|(_, status)| status.wal_frames.to_string())
             .unwrap_or_else(|| "-".into());
         println!(
             "| {}-{} s | {} | {} | {} | {wal} |",
@@ -288,6 +294,7 @@ async fn main() {
             percentile(&lags, 0.99)
         );
     }
+    print_slow_seconds(&timed, first_at, &samples);
     println!();
     println!(
         "statuses: {statuses:?}; {unstarted} never started; wall time including drain {total_s:.1} s; \
@@ -300,6 +307,74 @@ async fn main() {
         lags.len() as f64 / total_s
     );
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// The lag goal, in ms: seconds with a run started later than this are listed.
+const SLOW_LAG_MS: i64 = 100;
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|since| since.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Each second (by when the change was made) with a run that started more than
+/// [`SLOW_LAG_MS`] after its change, beside what the SQLite checkpointer did from the second
+/// before to the second after: a run waits behind whatever holds the writer.
+fn print_slow_seconds(
+    timed: &[(i64, i64)],
+    first_at: i64,
+    samples: &[(i64, storage_sql::CheckpointStatus)],
+) {
+    let mut seconds: std::collections::BTreeMap<i64, Vec<i64>> = Default::default();
+    for (at, lag) in timed {
+        seconds
+            .entry((at - first_at) / 1_000)
+            .or_default()
+            .push(*lag);
+    }
+    let slow: Vec<_> = seconds
+        .into_iter()
+        .filter(|(_, lags)| lags.iter().any(|lag| *lag > SLOW_LAG_MS))
+        .collect();
+    println!();
+    println!(
+        "{} seconds had a run start more than {SLOW_LAG_MS} ms after its change",
+        slow.len()
+    );
+    if slow.is_empty() {
+        return;
+    }
+    println!();
+    println!(
+        "| second | runs | p99 lag ms | max lag ms | filing ms | reader passes ms | writer held ms | WAL frames |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    for (second, mut lags) in slow {
+        lags.sort_unstable();
+        // The samples taken from the start of the second before to the end of the one after.
+        let from = first_at + (second - 1) * 1_000;
+        let to = first_at + (second + 2) * 1_000;
+        let before = samples.iter().take_while(|(at, _)| *at <= from).last();
+        let after = samples.iter().take_while(|(at, _)| *at <= to).last();
+        let checkpointer = match (before, after) {
+            (Some((_, before)), Some((_, after))) => format!(
+                "{} | {} | {} | {}",
+                (after.filing_us - before.filing_us) / 1_000,
+                (after.pass_us - before.pass_us) / 1_000,
+                (after.writer_pass_us - before.writer_pass_us) / 1_000,
+                after.wal_frames
+            ),
+            _ => "- | - | - | -".into(),
+        };
+        println!(
+            "| {second} | {} | {} | {} | {checkpointer} |",
+            lags.len(),
+            percentile(&lags, 0.99),
+            lags.last().copied().unwrap_or(0)
+        );
+    }
 }
 
 /// Bytes this process has passed to `write` and `pwrite` so far (`/proc/self/io`'s `wchar`);

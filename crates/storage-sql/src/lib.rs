@@ -24,7 +24,7 @@ mod webhooks;
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{Any, AnyPool, ConnectOptions, Executor, Row};
@@ -142,6 +142,15 @@ pub struct CheckpointStatus {
     pub checkpointed_frames: i64,
     /// Runs the checkpointer filed in the run directory ([`Store::flush_run_directory`]).
     pub runs_filed: u64,
+    /// Time spent filing runs, in all, in microseconds, waits for the writer included. Filing is
+    /// a write transaction: once it has the writer, it holds it to the end.
+    pub filing_us: u64,
+    /// Time the passes on a reader took, in all, in microseconds (they block no one).
+    pub pass_us: u64,
+    /// Time the passes that ended on the writer connection held it, in all, in microseconds.
+    pub writer_pass_us: u64,
+    /// The longest a single pass held the writer connection, in microseconds.
+    pub writer_pass_us_max: u64,
 }
 
 #[derive(Default)]
@@ -441,13 +450,12 @@ fn spawn_checkpointer(reader: AnyPool, writer: AnyPool) -> Arc<Checkpointer> {
                 break;
             }
             // Filed before the checkpoint, which then copies the directory's pages too.
+            let filing = Instant::now();
             match flush_run_directory(&writer).await {
                 Ok(filed) => {
-                    checkpointer
-                        .status
-                        .lock()
-                        .expect("checkpoint status lock")
-                        .runs_filed += filed;
+                    let mut status = checkpointer.status.lock().expect("checkpoint status lock");
+                    status.runs_filed += filed;
+                    status.filing_us += micros(filing.elapsed());
                 }
                 Err(error) if writer.is_closed() => {
                     tracing::debug!(%error, "checkpointer stopped: the store was closed");
@@ -455,6 +463,7 @@ fn spawn_checkpointer(reader: AnyPool, writer: AnyPool) -> Arc<Checkpointer> {
                 }
                 Err(error) => tracing::warn!(%error, "filing runs in the run directory failed"),
             }
+            let passing = Instant::now();
             let pass = match wal_checkpoint(&reader).await {
                 Ok(pass) => pass,
                 Err(error) if reader.is_closed() => {
@@ -466,21 +475,35 @@ fn spawn_checkpointer(reader: AnyPool, writer: AnyPool) -> Arc<Checkpointer> {
                     continue;
                 }
             };
-            checkpointer.record(pass, false);
+            checkpointer.record(
+                pass,
+                PassOn::Reader {
+                    took: passing.elapsed(),
+                },
+            );
             if pass.wal_frames < SQLITE_WAL_RESET_FRAMES || finished_at == Some(pass.wal_frames) {
                 continue;
             }
-            let finished = async {
+            let finished: sqlx::Result<_> = async {
                 // First the frames appended while that pass copied, still blocking no one, so
                 // that the writer waits only for the last moments' frames.
-                wal_checkpoint(&reader).await?;
+                let passing = Instant::now();
+                let pass = wal_checkpoint(&reader).await?;
+                checkpointer.record(
+                    pass,
+                    PassOn::Reader {
+                        took: passing.elapsed(),
+                    },
+                );
                 let mut connection = writer.acquire().await?;
-                wal_checkpoint(&mut *connection).await
+                let holding = Instant::now();
+                let pass = wal_checkpoint(&mut *connection).await?;
+                Ok((pass, holding.elapsed()))
             }
             .await;
             match finished {
-                Ok(pass) => {
-                    checkpointer.record(pass, true);
+                Ok((pass, held)) => {
+                    checkpointer.record(pass, PassOn::Writer { held });
                     if !pass.busy && pass.checkpointed_frames == pass.wal_frames {
                         finished_at = Some(pass.wal_frames);
                     }
@@ -562,13 +585,31 @@ where
     })
 }
 
+fn micros(elapsed: Duration) -> u64 {
+    u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX)
+}
+
+/// Where a checkpoint pass ran, and for how long.
+enum PassOn {
+    /// On a reader connection, blocking no one.
+    Reader { took: Duration },
+    /// On the writer connection, which it held this long.
+    Writer { held: Duration },
+}
+
 impl Checkpointer {
-    fn record(&self, pass: WalPass, on_writer: bool) {
+    fn record(&self, pass: WalPass, on: PassOn) {
         let mut status = self.status.lock().expect("checkpoint status lock");
-        if on_writer {
-            status.writer_passes += 1;
-        } else {
-            status.passes += 1;
+        match on {
+            PassOn::Reader { took } => {
+                status.passes += 1;
+                status.pass_us += micros(took);
+            }
+            PassOn::Writer { held } => {
+                status.writer_passes += 1;
+                status.writer_pass_us += micros(held);
+                status.writer_pass_us_max = status.writer_pass_us_max.max(micros(held));
+            }
         }
         status.wal_frames = pass.wal_frames;
         status.checkpointed_frames = pass.checkpointed_frames;

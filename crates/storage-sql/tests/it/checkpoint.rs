@@ -124,6 +124,13 @@ async fn a_long_wal_starts_over_while_writes_keep_coming() {
         batches > 0 && restarted.passes > 0,
         "{batches} commits: {restarted:?}"
     );
+    // The passes' times are counted, the writer's apart, and its longest is one of them.
+    assert!(
+        restarted.pass_us > 0
+            && restarted.writer_pass_us_max > 0
+            && restarted.writer_pass_us_max <= restarted.writer_pass_us,
+        "{restarted:?}"
+    );
     // Once every frame is copied and the WAL is short, the writer is left alone.
     let quiet = wait_for_status(&store, "the WAL was not copied back", |status| {
         status.checkpointed_frames == status.wal_frames
@@ -154,10 +161,12 @@ async fn the_checkpointer_files_new_runs_in_the_run_directory() {
         .collect();
     tx.insert_runs(&runs).await.unwrap();
     tx.commit().await.unwrap();
-    wait_for_status(&store, "the checkpointer files the runs", |status| {
+    let filed = wait_for_status(&store, "the checkpointer files the runs", |status| {
         status.runs_filed == 5
     })
     .await;
+    // The filing's time is counted: a transaction that wrote five rows took some.
+    assert!(filed.filing_us > 0, "{filed:?}");
     // Filed once: nothing is left for another flush.
     assert_eq!(store.flush_run_directory().await.unwrap(), 0);
     let mut tx = store.read().await.unwrap();
