@@ -157,6 +157,7 @@ async fn main() {
     // The edits: one page title change every 1/RATE s, each started at its time whether or not
     // the one before has returned (an open loop: a slow writer can't lower the load it gets).
     let cpu_at_start = cpu_times();
+    let process_cpu_at_start = process_cpu_ticks();
     let written_at_start = bytes_written();
     let started = Instant::now();
     let interval = Duration::from_secs_f64(1.0 / rate as f64);
@@ -201,6 +202,7 @@ async fn main() {
     }
     let drained_s = started.elapsed().as_secs_f64();
     let written_at_end = bytes_written();
+    let process_cpu_at_end = process_cpu_ticks();
     worker.abort();
     sampler.abort();
     // (when the change was made, its run's lag), in ms.
@@ -244,6 +246,15 @@ async fn main() {
         _ => f64::NAN,
     };
     let written_kib_per_run = written_mib * 1024.0 / timed.len().max(1) as f64;
+    // The CPU time this process (the worker, and the benchmark's edits) took per run, from the
+    // first edit until the queue drained: the headroom left on the machine's cores, which steal
+    // distorts less than lag does. PostgreSQL's own processes are not counted.
+    let cpu_us_per_run = match (process_cpu_at_start, process_cpu_at_end) {
+        (Some(start), Some(end)) => {
+            (end - start) as f64 * 1e6 / CLOCK_TICKS_PER_S / timed.len().max(1) as f64
+        }
+        _ => f64::NAN,
+    };
     // Lag by when the change was made, in 5-second windows: does it hold, or grow as the run
     // table does?
     let first_at = timed.iter().map(|(at, _)| *at).min().unwrap_or(0);
@@ -299,10 +310,11 @@ async fn main() {
     println!(
         "statuses: {statuses:?}; {unstarted} never started; wall time including drain {total_s:.1} s; \
          edit latency p50 {edit_p50} ms, p99 {edit_p99} ms; CPU steal {steal_pct:.1}%; \
-         written {written_mib:.0} MiB ({written_kib_per_run:.2} KiB per run)"
+         written {written_mib:.0} MiB ({written_kib_per_run:.2} KiB per run); \
+         process CPU {cpu_us_per_run:.0} µs per run"
     );
     println!(
-        "RESULT store={dialect} installations={installations} rate={rate} edits={edits} runs={} p50_ms={p50} p99_ms={p99} max_ms={max} runs_per_s={:.0} edit_p50_ms={edit_p50} edit_p99_ms={edit_p99} steal_pct={steal_pct:.1} written_mib={written_mib:.0} written_kib_per_run={written_kib_per_run:.2}",
+        "RESULT store={dialect} installations={installations} rate={rate} edits={edits} runs={} p50_ms={p50} p99_ms={p99} max_ms={max} runs_per_s={:.0} edit_p50_ms={edit_p50} edit_p99_ms={edit_p99} steal_pct={steal_pct:.1} written_mib={written_mib:.0} written_kib_per_run={written_kib_per_run:.2} cpu_us_per_run={cpu_us_per_run:.1}",
         lags.len(),
         lags.len() as f64 / total_s
     );
@@ -386,6 +398,19 @@ fn bytes_written() -> Option<u64> {
         .trim()
         .parse()
         .ok()
+}
+
+/// Clock ticks a second in `/proc` (`USER_HZ`, 100 on Linux).
+const CLOCK_TICKS_PER_S: f64 = 100.0;
+
+/// The CPU time this process has used so far (`/proc/self/stat`'s utime plus stime), in clock
+/// ticks; `None` where there is no such file.
+fn process_cpu_ticks() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The fields after the command name, which is in parentheses and may hold spaces: state is
+    // the first of them, utime the 12th and stime the 13th.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
 }
 
 /// The machine's stolen and total CPU time so far, in clock ticks (`/proc/stat`'s `cpu` line:
