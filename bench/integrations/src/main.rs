@@ -130,8 +130,8 @@ async fn main() {
         "set up {installations} installations in {:.1} s",
         setup.elapsed().as_secs_f64()
     );
-    // The checkpointer's status once a second (file-backed SQLite only), stamped with the wall
-    // clock in ms: the WAL's size (a WAL the checkpointer can't keep small slows every read) and
+    // The checkpointer's status once a second (file-backed SQLite only), stamped in ms with the
+    // clock the server stamps changes with: the WAL's size (a WAL the checkpointer can't keep small slows every read) and
     // the time its filing and passes took, to set beside the seconds whose runs started late.
     let samples = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let sampler = {
@@ -142,7 +142,10 @@ async fn main() {
                 let Some(status) = store.checkpoint_status() else {
                     return;
                 };
-                samples.lock().unwrap().push((now_ms(), status));
+                samples
+                    .lock()
+                    .unwrap()
+                    .push((document::time::now_ms(), status));
             }
         })
     };
@@ -258,13 +261,7 @@ async fn main() {
     // Lag by when the change was made, in 5-second windows: does it hold, or grow as the run
     // table does?
     let first_at = timed.iter().map(|(at, _)| *at).min().unwrap_or(0);
-    let mut windows: std::collections::BTreeMap<i64, Vec<i64>> = Default::default();
-    for (at, lag) in &timed {
-        windows
-            .entry((at - first_at) / 5_000)
-            .or_default()
-            .push(*lag);
-    }
+    let windows = lags_by_window(&timed, first_at, 5_000);
     let mut lags: Vec<i64> = timed.iter().map(|(_, lag)| *lag).collect();
     lags.sort_unstable();
     let (p50, p99, max) = (
@@ -288,13 +285,8 @@ async fn main() {
     let samples = samples.lock().unwrap().clone();
     for (window, mut lags) in windows {
         lags.sort_unstable();
-        // The last sample taken by the window's end.
-        let window_end = first_at + (window + 1) * 5_000;
-        let wal = samples
-            .iter()
-            .take_while(|(at, _)| *at <= window_end)
-            .last()
-            .map(|(_, status)| status.wal_frames.to_string())
+        let wal = sample_by(&samples, first_at + (window + 1) * 5_000)
+            .map(|status| status.wal_frames.to_string())
             .unwrap_or_else(|| "-".into());
         println!(
             "| {}-{} s | {} | {} | {} | {wal} |",
@@ -324,11 +316,33 @@ async fn main() {
 /// The lag goal, in ms: seconds with a run started later than this are listed.
 const SLOW_LAG_MS: i64 = 100;
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|since| since.as_millis() as i64)
-        .unwrap_or(0)
+/// Lags grouped by `window_ms`-long windows of when the change was made, counted from
+/// `first_at`.
+fn lags_by_window(
+    timed: &[(i64, i64)],
+    first_at: i64,
+    window_ms: i64,
+) -> std::collections::BTreeMap<i64, Vec<i64>> {
+    let mut windows: std::collections::BTreeMap<i64, Vec<i64>> = Default::default();
+    for (at, lag) in timed {
+        windows
+            .entry((at - first_at) / window_ms)
+            .or_default()
+            .push(*lag);
+    }
+    windows
+}
+
+/// The last checkpointer status sampled by `at` (ms since the epoch), if any.
+fn sample_by(
+    samples: &[(i64, storage_sql::CheckpointStatus)],
+    at: i64,
+) -> Option<&storage_sql::CheckpointStatus> {
+    samples
+        .iter()
+        .take_while(|(sampled, _)| *sampled <= at)
+        .last()
+        .map(|(_, status)| status)
 }
 
 /// Each second (by when the change was made) with a run that started more than
@@ -339,14 +353,7 @@ fn print_slow_seconds(
     first_at: i64,
     samples: &[(i64, storage_sql::CheckpointStatus)],
 ) {
-    let mut seconds: std::collections::BTreeMap<i64, Vec<i64>> = Default::default();
-    for (at, lag) in timed {
-        seconds
-            .entry((at - first_at) / 1_000)
-            .or_default()
-            .push(*lag);
-    }
-    let slow: Vec<_> = seconds
+    let slow: Vec<_> = lags_by_window(timed, first_at, 1_000)
         .into_iter()
         .filter(|(_, lags)| lags.iter().any(|lag| *lag > SLOW_LAG_MS))
         .collect();
@@ -366,12 +373,10 @@ fn print_slow_seconds(
     for (second, mut lags) in slow {
         lags.sort_unstable();
         // The samples taken from the start of the second before to the end of the one after.
-        let from = first_at + (second - 1) * 1_000;
-        let to = first_at + (second + 2) * 1_000;
-        let before = samples.iter().take_while(|(at, _)| *at <= from).last();
-        let after = samples.iter().take_while(|(at, _)| *at <= to).last();
+        let before = sample_by(samples, first_at + (second - 1) * 1_000);
+        let after = sample_by(samples, first_at + (second + 2) * 1_000);
         let checkpointer = match (before, after) {
-            (Some((_, before)), Some((_, after))) => format!(
+            (Some(before), Some(after)) => format!(
                 "{} | {} | {} | {}",
                 (after.filing_us - before.filing_us) / 1_000,
                 (after.pass_us - before.pass_us) / 1_000,
