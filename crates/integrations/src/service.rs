@@ -150,6 +150,11 @@ struct Inner {
     committer: tokio::sync::Mutex<()>,
     /// What the last admission read of the installations table found.
     installations: Mutex<Option<Arc<Installations>>>,
+    /// The change dispatcher's cursor as this process last read or saved it, so that its look
+    /// for pending changes is one statement. Another node may have moved the stored cursor
+    /// further: then the look only finds changes already dispatched, and the pass, which reads
+    /// the stored cursor, dispatches nothing.
+    trigger_cursor: Mutex<Option<storage_sql::ChangeCursor>>,
 }
 
 /// A run a claim pass may claim: one whose lease ended (read whole), or a queued one (its id
@@ -431,6 +436,7 @@ impl Platform {
                 endings: Mutex::new(Vec::new()),
                 committer: tokio::sync::Mutex::new(()),
                 installations: Mutex::new(None),
+                trigger_cursor: Mutex::new(None),
             }),
         }
     }
@@ -1103,10 +1109,27 @@ impl Platform {
             });
         }
         // Look before taking the writer: an idle worker must not queue behind writers.
-        let mut tx = self.inner.workspace.store().read().await?;
-        let cursor = tx.load_cursor(TRIGGER_CONSUMER).await?;
-        let pending = !tx.read_changes(cursor, 1).await?.is_empty();
-        tx.commit().await?;
+        let known = *self
+            .inner
+            .trigger_cursor
+            .lock()
+            .expect("trigger cursor lock");
+        let pending = match known {
+            Some(cursor) => {
+                self.inner
+                    .workspace
+                    .store()
+                    .has_changes_after(cursor)
+                    .await?
+            }
+            None => {
+                let mut tx = self.inner.workspace.store().read().await?;
+                let cursor = tx.load_cursor(TRIGGER_CONSUMER).await?;
+                let pending = !tx.read_changes(cursor, 1).await?.is_empty();
+                tx.commit().await?;
+                pending
+            }
+        };
         if !pending {
             return Ok(TriggerPass::default());
         }
@@ -1115,6 +1138,7 @@ impl Platform {
         let changes = tx.read_changes(cursor, TRIGGER_BATCH_EVENTS).await?;
         if changes.is_empty() {
             tx.commit().await?;
+            self.remember_trigger_cursor(cursor);
             return Ok(TriggerPass::default());
         }
         let now = now();
@@ -1247,6 +1271,7 @@ impl Platform {
             .await?;
         tx.save_cursor(TRIGGER_CONSUMER, through, now).await?;
         tx.commit().await?;
+        self.remember_trigger_cursor(through);
         if queued > 0 {
             self.inner.wake.notify_one();
         }
@@ -1255,6 +1280,15 @@ impl Platform {
             enqueued: inserted.len(),
             no_room: false,
         })
+    }
+
+    /// Remembers the dispatcher's cursor as stored by a committed transaction.
+    fn remember_trigger_cursor(&self, cursor: storage_sql::ChangeCursor) {
+        *self
+            .inner
+            .trigger_cursor
+            .lock()
+            .expect("trigger cursor lock") = Some(cursor);
     }
 
     /// Enqueues the schedule ticks due by `now` since the last call (after downtime, those of
@@ -1318,10 +1352,7 @@ impl Platform {
         }
         let free = capacity - held;
         let now = now();
-        let mut tx = self.inner.workspace.store().read().await?;
-        let due = !tx.claimable_runs(now, 1).await?.is_empty();
-        tx.commit().await?;
-        if !due {
+        if !self.inner.workspace.store().runs_due(now).await? {
             return Ok(0);
         }
         let mut tx = self.inner.workspace.store().write().await?;

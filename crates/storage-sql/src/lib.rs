@@ -103,7 +103,13 @@ pub const SQLITE_WAL_RESET_FRAMES: i64 = 4_096;
 /// Far above what a second of writes makes at the benchmark's load (about 20,000 frames), so
 /// that it never runs in a writer's commit while the checkpointer keeps up.
 pub const SQLITE_AUTOCHECKPOINT_PAGES: u64 = 65_536;
-/// A WAL file left larger than this after a checkpoint reset it is truncated to it.
+/// A WAL file grown larger than this (when copying it back fell behind a burst of writes) is
+/// truncated by the checkpointer once a whole interval passes without a write, never in a
+/// writer's commit. SQLite's own `journal_size_limit` truncates it in the first commit after the
+/// WAL starts over, while that commit holds the one writer: measured at 73–80 ms per truncation
+/// at 10,000 runs a second (`perf trace -e ftruncate` on the lag benchmark), which made a slow
+/// second slower. So connections set no limit, and the file is cut to nothing while no one
+/// writes (`PRAGMA wal_checkpoint(TRUNCATE)`).
 pub const SQLITE_WAL_SIZE_LIMIT_BYTES: u64 = 64 * 1024 * 1024;
 /// Runs one transaction of [`Store::flush_run_directory`] files, at most: a second of runs at
 /// 10,000 a second. Each transaction dirties a directory page per installation, so fewer, larger
@@ -151,6 +157,9 @@ pub struct CheckpointStatus {
     pub writer_pass_us: u64,
     /// The longest a single pass held the writer connection, in microseconds.
     pub writer_pass_us_max: u64,
+    /// Times an idle checkpointer cut a WAL grown past [`SQLITE_WAL_SIZE_LIMIT_BYTES`] to
+    /// nothing.
+    pub wal_truncations: u64,
 }
 
 #[derive(Default)]
@@ -229,7 +238,7 @@ impl Store {
             let pragmas = format!(
                 "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
                  PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; PRAGMA cache_size = -{SQLITE_CACHE_KIB}; PRAGMA temp_store = MEMORY; \
-                 PRAGMA wal_autocheckpoint = {SQLITE_AUTOCHECKPOINT_PAGES}; PRAGMA journal_size_limit = {SQLITE_WAL_SIZE_LIMIT_BYTES};"
+                 PRAGMA wal_autocheckpoint = {SQLITE_AUTOCHECKPOINT_PAGES}; PRAGMA journal_size_limit = -1;"
             );
             let pool = |max: u32| {
                 let pragmas = pragmas.clone();
@@ -427,7 +436,8 @@ impl Tx {
 
 /// Starts the checkpointer of a file-backed SQLite store. Each interval it files new runs in the
 /// run directory ([`Store::flush_run_directory`]), then copies the WAL back through `reader`,
-/// finishing on `writer` once the WAL is long (see [`SQLITE_WAL_RESET_FRAMES`]). It holds only
+/// finishing on `writer` once the WAL is long (see [`SQLITE_WAL_RESET_FRAMES`]), and cuts a WAL
+/// file grown too large once writes stop (see [`SQLITE_WAL_SIZE_LIMIT_BYTES`]). It holds only
 /// a weak reference to the store's [`Checkpointer`], so it ends within one interval of the last
 /// clone of the store being dropped, or when the pools are closed.
 fn spawn_checkpointer(reader: AnyPool, writer: AnyPool) -> Arc<Checkpointer> {
@@ -441,6 +451,10 @@ fn spawn_checkpointer(reader: AnyPool, writer: AnyPool) -> Arc<Checkpointer> {
         // The WAL's length when a pass on the writer last found every frame copied: until a
         // write starts the WAL over, the writer has nothing to finish.
         let mut finished_at = None;
+        // The last pass's frame count: unchanged from one pass to the next, nothing was
+        // written between them. And the WAL file's path, once read.
+        let mut last_frames = None;
+        let mut wal_path = None;
         loop {
             interval.tick().await;
             let Some(checkpointer) = weak.upgrade() else {
@@ -481,6 +495,44 @@ fn spawn_checkpointer(reader: AnyPool, writer: AnyPool) -> Arc<Checkpointer> {
                     took: passing.elapsed(),
                 },
             );
+            let idle = last_frames.replace(pass.wal_frames) == Some(pass.wal_frames)
+                && !pass.busy
+                && pass.checkpointed_frames == pass.wal_frames;
+            if idle {
+                let path = match &wal_path {
+                    Some(path) => path,
+                    None => match wal_file(&reader).await {
+                        Ok(path) => wal_path.insert(path),
+                        Err(error) => {
+                            tracing::warn!(%error, "finding the WAL file failed");
+                            continue;
+                        }
+                    },
+                };
+                let bytes = std::fs::metadata(path).map_or(0, |meta| meta.len());
+                if bytes > SQLITE_WAL_SIZE_LIMIT_BYTES {
+                    match truncate_wal(&writer, pass.wal_frames).await {
+                        Ok(true) => {
+                            last_frames = None;
+                            finished_at = None;
+                            checkpointer
+                                .status
+                                .lock()
+                                .expect("checkpoint status lock")
+                                .wal_truncations += 1;
+                        }
+                        // Writes came meanwhile, or a reader (or another process's writer) was
+                        // busy: the next idle interval tries again.
+                        Ok(false) => {}
+                        Err(error) if writer.is_closed() => {
+                            tracing::debug!(%error, "checkpointer stopped: the store was closed");
+                            break;
+                        }
+                        Err(error) => tracing::warn!(%error, "truncating the WAL failed"),
+                    }
+                    continue;
+                }
+            }
             if pass.wal_frames < SQLITE_WAL_RESET_FRAMES || finished_at == Some(pass.wal_frames) {
                 continue;
             }
@@ -559,6 +611,44 @@ async fn flush_run_directory(writer: &AnyPool) -> Result<u64> {
         }
     }
     Ok(filed)
+}
+
+/// The main database's WAL file.
+async fn wal_file(reader: &AnyPool) -> sqlx::Result<std::path::PathBuf> {
+    let file: String = sqlx::query("SELECT file FROM pragma_database_list WHERE name = 'main'")
+        .fetch_one(reader)
+        .await?
+        .try_get(0)?;
+    Ok(std::path::PathBuf::from(format!("{file}-wal")))
+}
+
+/// Copies the whole WAL back and cuts its file to nothing (`PRAGMA wal_checkpoint(TRUNCATE)`)
+/// on the writer connection, if the WAL still holds `frames` frames, all copied (no write came
+/// since the pass that saw it idle; a write that did is copied by this pass instead). It does
+/// not wait: with the busy timeout at zero for the call, a reader still using the WAL (or
+/// another process's writer) makes it give up at once, `false`, instead of holding the writer
+/// up to the busy timeout.
+async fn truncate_wal(writer: &AnyPool, frames: i64) -> sqlx::Result<bool> {
+    let mut connection = writer.acquire().await?;
+    connection.execute("PRAGMA busy_timeout = 0").await?;
+    let truncated = async {
+        let pass = wal_checkpoint(&mut *connection).await?;
+        if pass.busy || pass.wal_frames != frames || pass.checkpointed_frames != frames {
+            return Ok(false);
+        }
+        let row = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .fetch_one(&mut *connection)
+            .await?;
+        Ok(row.try_get::<i64, _>(0)? == 0)
+    }
+    .await;
+    let restore = format!("PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}");
+    if let Err(error) = connection.execute(restore.as_str()).await {
+        // A writer connection left without its busy timeout is closed, not used again.
+        drop(connection.detach());
+        return Err(error);
+    }
+    truncated
 }
 
 /// What one `PRAGMA wal_checkpoint(PASSIVE)` reported.

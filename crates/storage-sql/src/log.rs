@@ -75,6 +75,36 @@ pub struct AuditEntry {
     pub reason: String,
 }
 
+impl crate::Store {
+    /// Whether the log holds a change after `cursor` (as [`Tx::read_changes`] would read it).
+    /// One statement on a reader, outside any transaction: for a consumer that knows its cursor
+    /// and asks before taking the writer.
+    pub async fn has_changes_after(&self, cursor: ChangeCursor) -> Result<bool> {
+        let row = match self.dialect {
+            Dialect::Sqlite => {
+                sqlx::query(
+                    "SELECT COUNT(*) FROM (SELECT 1 FROM change_log WHERE seq > $1 LIMIT 1) later",
+                )
+                .bind(cursor.seq)
+                .fetch_one(&self.reader)
+                .await?
+            }
+            Dialect::Postgres => {
+                sqlx::query(
+                    "SELECT COUNT(*) FROM (SELECT 1 FROM change_log \
+                     WHERE (xid, seq) > ($1::text::xid8, $2) AND xid < pg_snapshot_xmin(pg_current_snapshot()) \
+                     LIMIT 1) later",
+                )
+                .bind(cursor.xid.to_string())
+                .bind(cursor.seq)
+                .fetch_one(&self.reader)
+                .await?
+            }
+        };
+        Ok(row.try_get::<i64, _>(0)? > 0)
+    }
+}
+
 impl Tx {
     pub async fn append_change(&mut self, change: &Change, time: i64) -> Result<()> {
         let fields =
