@@ -177,6 +177,45 @@ fn the_installations_revision_moves_with_every_installation_write() {
     });
 }
 
+#[test]
+fn runs_are_due_when_queued_or_their_lease_ended() {
+    runtime().block_on(async {
+        for (name, store) in stores().await {
+            let now = 1_000;
+            assert!(!store.runs_due(now).await.unwrap(), "{name}: no runs");
+            let mut tx = store.write().await.unwrap();
+            let package = with_package(&mut tx).await;
+            let owner = installation(2, package);
+            tx.insert_installation(&owner).await.unwrap();
+            // Running under a live lease: nothing to claim.
+            let mut held = run(10, owner.id, "held");
+            held.lease_until = now + 1;
+            tx.insert_runs(std::slice::from_ref(&held)).await.unwrap();
+            tx.commit().await.unwrap();
+            assert!(!store.runs_due(now).await.unwrap(), "{name}: lease live");
+            // The same lease seen once it ended: its run is due for another attempt.
+            assert!(
+                store.runs_due(now + 1).await.unwrap(),
+                "{name}: lease ended"
+            );
+            // Ended: no longer due, however late.
+            let mut tx = store.write().await.unwrap();
+            assert!(tx.finish_run(&end(&held, 1)).await.unwrap(), "{name}");
+            tx.commit().await.unwrap();
+            assert!(!store.runs_due(i64::MAX).await.unwrap(), "{name}: ended");
+            // Queued: due at once.
+            let mut queued = run(11, owner.id, "queued");
+            queued.status = "queued".into();
+            queued.attempts = 0;
+            queued.started_time = None;
+            let mut tx = store.write().await.unwrap();
+            tx.insert_runs(std::slice::from_ref(&queued)).await.unwrap();
+            tx.commit().await.unwrap();
+            assert!(store.runs_due(now).await.unwrap(), "{name}: queued");
+        }
+    });
+}
+
 /// Every page of an installation's runs, newest first, `limit` at a time.
 async fn all_pages(store: &Store, installation: Id, limit: i64) -> Vec<Id> {
     let mut tx = store.read().await.unwrap();
