@@ -131,8 +131,9 @@ async fn main() {
         setup.elapsed().as_secs_f64()
     );
     // The checkpointer's status once a second (file-backed SQLite only), stamped in ms with the
-    // clock the server stamps changes with: the WAL's size (a WAL the checkpointer can't keep small slows every read) and
-    // the time its filing and passes took, to set beside the seconds whose runs started late.
+    // clock the server stamps changes with: the WAL's size (a WAL the checkpointer can't keep
+    // small slows every read) and the time its filing and passes took, to set beside the
+    // seconds whose runs started late.
     let samples = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let sampler = {
         let (store, samples) = (workspace.store().clone(), samples.clone());

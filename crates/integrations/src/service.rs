@@ -1114,6 +1114,7 @@ impl Platform {
             .trigger_cursor
             .lock()
             .expect("trigger cursor lock");
+        // Until a pass has read the stored cursor, there may be changes to dispatch.
         let pending = match known {
             Some(cursor) => {
                 self.inner
@@ -1122,13 +1123,7 @@ impl Platform {
                     .has_changes_after(cursor)
                     .await?
             }
-            None => {
-                let mut tx = self.inner.workspace.store().read().await?;
-                let cursor = tx.load_cursor(TRIGGER_CONSUMER).await?;
-                let pending = !tx.read_changes(cursor, 1).await?.is_empty();
-                tx.commit().await?;
-                pending
-            }
+            None => true,
         };
         if !pending {
             return Ok(TriggerPass::default());

@@ -610,17 +610,6 @@ impl Tx {
         self.release(name).await
     }
 
-    /// Runs that may be claimed now: running ones whose lease ended, then queued ones, oldest
-    /// first, `limit` in all. On PostgreSQL rows other nodes are claiming are skipped.
-    pub async fn claimable_runs(&mut self, now: i64, limit: i64) -> Result<Vec<RunRow>> {
-        let mut runs = self.expired_runs(now, limit).await?;
-        let left = limit - runs.len() as i64;
-        if left > 0 {
-            runs.extend(self.queued_runs(left).await?);
-        }
-        Ok(runs)
-    }
-
     /// Running runs whose lease ended by `now` (their worker died), oldest lease first.
     pub async fn expired_runs(&mut self, now: i64, limit: i64) -> Result<Vec<RunRow>> {
         let rows = sqlx::query(&format!(
@@ -630,20 +619,6 @@ impl Tx {
             self.skip_locked()
         ))
         .bind(now)
-        .bind(limit)
-        .fetch_all(&mut *self.tx)
-        .await?;
-        rows.iter().map(decode_run).collect()
-    }
-
-    /// Queued runs, oldest first (read from the partial `integration_runs_queued` index, never
-    /// sorted).
-    pub async fn queued_runs(&mut self, limit: i64) -> Result<Vec<RunRow>> {
-        let rows = sqlx::query(&format!(
-            "SELECT {RUN_COLUMNS} FROM integration_runs WHERE status = 'queued' \
-             ORDER BY created_time, id LIMIT $1{}",
-            self.skip_locked()
-        ))
         .bind(limit)
         .fetch_all(&mut *self.tx)
         .await?;
@@ -686,7 +661,7 @@ impl Tx {
         }
     }
 
-    /// Claims a run seen by [`Tx::claimable_runs`] for one more attempt, leased until
+    /// Claims a run seen by [`Tx::expired_runs`] (or read queued) for one more attempt, leased until
     /// `lease_until`. `false` when someone else changed it first.
     pub async fn claim_run(&mut self, run: &RunRow, now: i64, lease_until: i64) -> Result<bool> {
         let result = sqlx::query(

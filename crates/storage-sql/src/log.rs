@@ -75,6 +75,13 @@ pub struct AuditEntry {
     pub reason: String,
 }
 
+/// Which changes a reader at a cursor may read next, per dialect (see the module's note):
+/// on SQLite those past its `seq` (`$1`); on PostgreSQL those past its `(xid, seq)` (`$1` the
+/// xid as text, `$2` the seq) whose transaction is older than every one still running.
+const SQLITE_READABLE_AFTER: &str = "seq > $1";
+const POSTGRES_READABLE_AFTER: &str =
+    "(xid, seq) > ($1::text::xid8, $2) AND xid < pg_snapshot_xmin(pg_current_snapshot())";
+
 impl crate::Store {
     /// Whether the log holds a change after `cursor` (as [`Tx::read_changes`] would read it).
     /// One statement on a reader, outside any transaction: for a consumer that knows its cursor
@@ -82,19 +89,17 @@ impl crate::Store {
     pub async fn has_changes_after(&self, cursor: ChangeCursor) -> Result<bool> {
         let row = match self.dialect {
             Dialect::Sqlite => {
-                sqlx::query(
-                    "SELECT COUNT(*) FROM (SELECT 1 FROM change_log WHERE seq > $1 LIMIT 1) later",
-                )
+                sqlx::query(&format!(
+                    "SELECT COUNT(*) FROM (SELECT 1 FROM change_log WHERE {SQLITE_READABLE_AFTER} LIMIT 1) later"
+                ))
                 .bind(cursor.seq)
                 .fetch_one(&self.reader)
                 .await?
             }
             Dialect::Postgres => {
-                sqlx::query(
-                    "SELECT COUNT(*) FROM (SELECT 1 FROM change_log \
-                     WHERE (xid, seq) > ($1::text::xid8, $2) AND xid < pg_snapshot_xmin(pg_current_snapshot()) \
-                     LIMIT 1) later",
-                )
+                sqlx::query(&format!(
+                    "SELECT COUNT(*) FROM (SELECT 1 FROM change_log WHERE {POSTGRES_READABLE_AFTER} LIMIT 1) later"
+                ))
                 .bind(cursor.xid.to_string())
                 .bind(cursor.seq)
                 .fetch_one(&self.reader)
@@ -134,7 +139,7 @@ impl Tx {
         let columns = "seq, time, kind, object_kind, object_id, parent_id, actor_id, data";
         let rows = match self.dialect {
             Dialect::Sqlite => {
-                sqlx::query(&format!("SELECT {columns}, 0 AS xid FROM change_log WHERE seq > $1 ORDER BY seq LIMIT $2"))
+                sqlx::query(&format!("SELECT {columns}, 0 AS xid FROM change_log WHERE {SQLITE_READABLE_AFTER} ORDER BY seq LIMIT $2"))
                     .bind(cursor.seq)
                     .bind(limit)
                     .fetch_all(&mut *self.tx)
@@ -143,8 +148,7 @@ impl Tx {
             Dialect::Postgres => {
                 sqlx::query(&format!(
                     "SELECT {columns}, xid::text::bigint AS xid FROM change_log \
-                     WHERE (xid, seq) > ($1::text::xid8, $2) AND xid < pg_snapshot_xmin(pg_current_snapshot()) \
-                     ORDER BY xid, seq LIMIT $3"
+                     WHERE {POSTGRES_READABLE_AFTER} ORDER BY xid, seq LIMIT $3"
                 ))
                 .bind(cursor.xid.to_string())
                 .bind(cursor.seq)

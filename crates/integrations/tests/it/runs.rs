@@ -378,18 +378,16 @@ async fn a_run_whose_worker_died_is_claimed_again_and_given_up_after_its_attempt
             )
             .await
             .unwrap();
-        // A worker claims the run and dies: its lease ends in the past.
-        let claim = |store: storage_sql::Store| async move {
+        // A worker claims the run, which is due (queued, or its lease ended), and dies: its
+        // lease ends in the past.
+        let claim = |store: storage_sql::Store, id: document::Id| async move {
+            assert!(store.runs_due(document::time::now_ms()).await.unwrap());
             let mut tx = store.write().await.unwrap();
-            let due = tx
-                .claimable_runs(document::time::now_ms(), 10)
-                .await
-                .unwrap();
-            assert_eq!(due.len(), 1);
-            assert!(tx.claim_run(&due[0], 0, 1).await.unwrap());
+            let due = tx.get_run(id).await.unwrap().unwrap();
+            assert!(tx.claim_run(&due, 0, 1).await.unwrap());
             tx.commit().await.unwrap();
         };
-        claim(store.clone()).await;
+        claim(store.clone(), run.row.id).await;
         // Another worker takes it over and runs it to the end.
         let view = fixture.finish(&fixture.ada, run.row.id).await;
         assert_eq!(view.status(), "ok", "{name}: {}", message(&view));
@@ -407,8 +405,8 @@ async fn a_run_whose_worker_died_is_claimed_again_and_given_up_after_its_attempt
             )
             .await
             .unwrap();
-        claim(store.clone()).await;
-        claim(store.clone()).await;
+        claim(store.clone(), run.row.id).await;
+        claim(store.clone(), run.row.id).await;
         let view = fixture.finish(&fixture.ada, run.row.id).await;
         assert_eq!(view.status(), "lost", "{name}");
     }
