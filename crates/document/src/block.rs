@@ -335,7 +335,7 @@ impl BlockKind {
                 }
             }
             BlockKind::Bookmark { url, caption } => {
-                rich_text::validate_url(url).map_err(|e| e.within("bookmark.url"))?;
+                rich_text::validate_link_url(url).map_err(|e| e.within("bookmark.url"))?;
                 rich_text::validate(caption).map_err(|e| e.within("bookmark.caption"))?;
             }
             BlockKind::Equation { expression } if expression.chars().count() > 1_000 => {

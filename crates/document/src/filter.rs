@@ -653,6 +653,63 @@ fn date_predicate(id: &str, condition: &DateCondition, now: Millis) -> Result<Pr
     })
 }
 
+impl Filter {
+    /// Leaf conditions in the filter, counted through every `and` and `or`.
+    pub fn condition_count(&self) -> usize {
+        match self {
+            Filter::And(parts) | Filter::Or(parts) => {
+                parts.iter().map(Filter::condition_count).sum()
+            }
+            _ => 1,
+        }
+    }
+
+    /// Refuses a filter with more than [`crate::limits::FILTER_CONDITIONS_MAX`] leaf conditions:
+    /// each becomes a probe of the row index, and the store's statement has a size limit.
+    pub fn check_size(&self, field: &str) -> Result<()> {
+        let count = self.condition_count();
+        let max = crate::limits::FILTER_CONDITIONS_MAX;
+        if count > max {
+            return Err(Error::new(
+                field,
+                format!("should have at most {max} conditions in all, instead has {count}"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Resolves a query's sorts against the schema. A later sort on a key already sorted by can
+/// never change the order, so it is dropped; more than
+/// [`crate::limits::SORTS_PER_QUERY_MAX`] sorts are refused, since each distinct key is a join.
+pub fn resolve_sorts(
+    sorts: &[Sort],
+    data_source: &DataSource,
+    field: &str,
+) -> Result<Vec<ResolvedSort>> {
+    let max = crate::limits::SORTS_PER_QUERY_MAX;
+    if sorts.len() > max {
+        return Err(Error::new(
+            field,
+            format!(
+                "should have at most {max} items, instead has {}",
+                sorts.len()
+            ),
+        ));
+    }
+    let mut resolved: Vec<ResolvedSort> = Vec::with_capacity(sorts.len());
+    for (index, sort) in sorts.iter().enumerate() {
+        let sort = sort.resolve(data_source, &format!("{field}[{index}]"))?;
+        if !resolved
+            .iter()
+            .any(|seen| seen.property_id == sort.property_id)
+        {
+            resolved.push(sort);
+        }
+    }
+    Ok(resolved)
+}
+
 impl Sort {
     pub fn resolve(&self, data_source: &DataSource, field: &str) -> Result<ResolvedSort> {
         match self {

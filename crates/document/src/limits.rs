@@ -25,3 +25,12 @@ pub const FILTER_NESTING_LEVELS_MAX: usize = 2;
 pub const PROPERTIES_PER_DATA_SOURCE_MAX: usize = 200;
 /// Characters in a property name.
 pub const PROPERTY_NAME_CHARS_MAX: usize = 200;
+/// Sorts in one data source query. Each distinct sort key costs the query one more join, so
+/// the list is short; Notion's own views offer far fewer.
+pub const SORTS_PER_QUERY_MAX: usize = 10;
+/// Leaf conditions in one query's filter, counted through every `and` and `or`.
+pub const FILTER_CONDITIONS_MAX: usize = 100;
+/// Levels of the page tree, a top-level page or database being level 1 and every block,
+/// page, database or data source below adding one. Writes that would nest deeper are refused,
+/// so every permission walk reaches the top of its tree.
+pub const TREE_DEPTH_LEVELS_MAX: usize = 256;

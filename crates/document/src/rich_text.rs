@@ -150,7 +150,8 @@ pub fn validate(runs: &[RichText]) -> Result<()> {
                     ));
                 }
                 if let Some(url) = link {
-                    validate_url(url).map_err(|e| e.within(&format!("[{index}].text.link.url")))?;
+                    validate_link_url(url)
+                        .map_err(|e| e.within(&format!("[{index}].text.link.url")))?;
                 }
             }
             RichTextKind::Equation { expression } => {
@@ -172,6 +173,41 @@ pub fn validate(runs: &[RichText]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Schemes a link, bookmark, embed, cover or icon URL may use: none runs code when a browser
+/// follows or loads it. A URL without a scheme is a path on this server.
+pub const LINK_SCHEMES: &[&str] = &["http", "https", "mailto"];
+
+/// [`validate_url`], and the URL's scheme is one of [`LINK_SCHEMES`], read as a browser reads
+/// it: browsers drop leading spaces and control characters and every tab and newline, so
+/// `" java\tscript:"` is `javascript:`.
+pub fn validate_link_url(url: &str) -> Result<()> {
+    validate_url(url)?;
+    let cleaned: String = url
+        .trim_start_matches(|c: char| c <= ' ')
+        .chars()
+        .filter(|c| !matches!(c, '\t' | '\n' | '\r'))
+        .collect();
+    match url_scheme(&cleaned) {
+        None => Ok(()),
+        Some(scheme) if LINK_SCHEMES.contains(&scheme.to_ascii_lowercase().as_str()) => Ok(()),
+        Some(scheme) => Err(Error::new(
+            "",
+            format!("should be an http or https URL, instead has the scheme `{scheme}:`"),
+        )),
+    }
+}
+
+/// The scheme of an absolute URL (`scheme ":" ...` with RFC 3986's scheme characters).
+fn url_scheme(url: &str) -> Option<&str> {
+    let colon = url.find(':')?;
+    let scheme = &url[..colon];
+    let mut chars = scheme.chars();
+    let first = chars.next()?;
+    (first.is_ascii_alphabetic()
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')))
+    .then_some(scheme)
 }
 
 pub fn validate_url(url: &str) -> Result<()> {

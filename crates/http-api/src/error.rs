@@ -34,6 +34,22 @@ impl ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, "validation_error", message)
     }
 
+    pub fn unauthorized() -> Self {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "API token is invalid.",
+        )
+    }
+
+    pub fn rate_limited() -> Self {
+        ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "You have been rate limited. Please try again in a few seconds.",
+        )
+    }
+
     pub fn invalid_json(detail: impl std::fmt::Display) -> Self {
         ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -88,7 +104,11 @@ impl From<document::Error> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = notion_json::render::error(self.status.as_u16(), self.code, &self.message);
+        let mut body = notion_json::render::error(self.status.as_u16(), self.code, &self.message);
+        if let (Some(request_id), Some(object)) = (crate::edge::request_id(), body.as_object_mut())
+        {
+            object.insert("request_id".into(), request_id.as_ref().into());
+        }
         let mut response = (self.status, axum::Json(body)).into_response();
         if let Some(seconds) = self.retry_after_seconds
             && let Ok(value) = HeaderValue::from_str(&seconds.to_string())

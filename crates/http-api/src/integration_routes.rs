@@ -24,7 +24,7 @@ use crate::routes::{AppState, body, page_size, path_id};
 type ApiResult = Result<Response, ApiError>;
 
 /// A registration request carries the component base64-encoded: up to 64 MiB of component.
-const REGISTER_BODY_BYTES_MAX: usize = 96 << 20;
+pub(crate) const REGISTER_BODY_BYTES_MAX: usize = 96 << 20;
 /// The longest a `wait: true` run request waits, in milliseconds.
 const RUN_WAIT_MS_MAX: u64 = 60_000;
 

@@ -1,7 +1,8 @@
 //! The `/v1` routes: Notion's public API, one handler per endpoint.
 
-use std::num::NonZeroU32;
+use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
@@ -10,10 +11,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use document::Id;
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use serde_json::{Value, json};
+use tower_http::timeout::TimeoutLayer;
 use workspace::{Actor, Workspace};
 
+use crate::edge::BoundedLimiter;
 use crate::error::ApiError;
 use notion_json::parse::{self, ParentRef};
 use notion_json::render::{self, RenderContext};
@@ -41,12 +43,27 @@ impl Default for Config {
 
 pub const NOTION_VERSIONS: &[&str] = &["2025-09-03", "2022-06-28"];
 
+/// Who a request's rate limit counts against once it is authenticated: the user, and the
+/// integration acting for them or alone.
+type Principal = (Option<Id>, Option<Id>);
+
+fn principal(actor: &Actor) -> Principal {
+    (
+        actor.user().map(|user| user.id),
+        actor.integration().map(|integration| integration.id),
+    )
+}
+
 #[derive(Clone)]
 pub(crate) struct AppState {
     pub(crate) workspace: Workspace,
     /// The integration platform, when this server runs integrations.
     pub(crate) platform: Option<integrations::Platform>,
-    limiter: Arc<DefaultKeyedRateLimiter<String>>,
+    /// Keyed on the authenticated principal, never on what a client sent: unknown tokens
+    /// must not grow it.
+    limiter: Arc<BoundedLimiter<Principal>>,
+    /// Keyed on the client address, before authentication.
+    pub(crate) address_limiter: Arc<BoundedLimiter<IpAddr>>,
     pub(crate) base_url: Arc<str>,
 }
 
@@ -57,14 +74,16 @@ pub fn router(
     platform: Option<integrations::Platform>,
     config: Config,
 ) -> Router {
-    let per_second =
-        NonZeroU32::new(config.rate_limit_per_second.max(1)).unwrap_or(NonZeroU32::MIN);
-    let burst = NonZeroU32::new(config.rate_limit_burst.max(1)).unwrap_or(NonZeroU32::MIN);
     let state = AppState {
         workspace,
         platform,
-        limiter: Arc::new(RateLimiter::keyed(
-            Quota::per_second(per_second).allow_burst(burst),
+        limiter: Arc::new(BoundedLimiter::new(
+            config.rate_limit_per_second,
+            config.rate_limit_burst,
+        )),
+        address_limiter: Arc::new(BoundedLimiter::new(
+            crate::edge::ADDRESS_REQUESTS_PER_SECOND_MAX,
+            crate::edge::ADDRESS_REQUESTS_BURST_MAX,
         )),
         base_url: config.base_url.into(),
     };
@@ -108,66 +127,65 @@ pub fn router(
         .route("/v1/comments", post(create_comment).get(list_comments))
         .merge(crate::platform::routes())
         .merge(crate::integration_routes::routes())
-        .fallback(|| async { ApiError::invalid_url("Invalid request URL.") })
-        // The body limit is checked again in `body()` to answer in Notion's shape.
+        .fallback(|| async {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "invalid_request_url",
+                "Invalid request URL.",
+            )
+        })
+        // Bodies past the limit are refused by the edge when declared, and here while read
+        // (chunked); the edge turns this layer's bare 413 into Notion's error object.
         .layer(DefaultBodyLimit::max(
-            document::limits::REQUEST_BODY_BYTES_MAX * 2,
+            document::limits::REQUEST_BODY_BYTES_MAX,
+        ))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::GATEWAY_TIMEOUT,
+            Duration::from_millis(REQUEST_TIMEOUT_MS),
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::edge::edge,
         ))
         .with_state(state)
 }
 
+/// Time one request may take, reading its body included, before it answers `504`. Longer
+/// than an integration run's wall-clock limit, since inbound webhooks wait for their run.
+pub const REQUEST_TIMEOUT_MS: u64 = 120_000;
+
 // ----- request plumbing -------------------------------------------------------------------
 
 impl AppState {
-    /// Authenticates the bearer token, checks the API version and the rate limit.
-    pub(crate) async fn actor(&self, headers: &HeaderMap) -> Result<Actor, ApiError> {
-        let unauthorized = || {
-            ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "unauthorized",
-                "API token is invalid.",
-            )
-        };
+    /// The actor a request's bearer token names, without the rate limit.
+    pub(crate) async fn authenticate(&self, headers: &HeaderMap) -> Result<Actor, ApiError> {
         let token = headers
             .get(header::AUTHORIZATION)
             .and_then(|value| value.to_str().ok())
             .and_then(|value| value.strip_prefix("Bearer "))
             .map(str::trim)
-            .ok_or_else(unauthorized)?;
-        if let Some(version) = headers.get("notion-version") {
-            let version = version.to_str().unwrap_or_default();
-            if !NOTION_VERSIONS.contains(&version) {
-                return Err(ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "validation_error",
-                    format!(
-                        "Notion-Version header should be one of {}, instead was `{version}`.",
-                        NOTION_VERSIONS.join(", ")
-                    ),
-                ));
-            }
-        }
-        if let Err(not_until) = self.limiter.check_key(&token.to_string()) {
-            let wait = not_until.wait_time_from(governor::clock::Clock::now(
-                &governor::clock::DefaultClock::default(),
-            ));
-            let mut error = ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
-                "You have been rate limited. Please try again in a few seconds.",
-            );
-            error.retry_after_seconds = Some(wait.as_secs().max(1));
-            return Err(error);
-        }
+            .ok_or_else(ApiError::unauthorized)?;
         self.workspace
             .authenticate(token)
             .await
-            .map_err(|_| unauthorized())
+            .map_err(|_| ApiError::unauthorized())
+    }
+
+    /// Authenticates the bearer token, then checks the principal's rate limit.
+    pub(crate) async fn actor(&self, headers: &HeaderMap) -> Result<Actor, ApiError> {
+        let actor = self.authenticate(headers).await?;
+        if let Err(wait) = self.limiter.check(&principal(&actor)) {
+            let mut error = ApiError::rate_limited();
+            error.retry_after_seconds = Some(wait);
+            return Err(error);
+        }
+        Ok(actor)
     }
 
     fn ctx(&self) -> RenderContext<'_> {
         RenderContext {
             base_url: &self.base_url,
+            people: None,
         }
     }
 }
@@ -175,14 +193,9 @@ impl AppState {
 /// Parses a JSON object body; an empty body is an empty object.
 pub(crate) fn body(bytes: &Bytes) -> Result<Value, ApiError> {
     if bytes.len() > document::limits::REQUEST_BODY_BYTES_MAX {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "validation_error",
-            format!(
-                "Request body too large: {} bytes; the limit is {} bytes.",
-                bytes.len(),
-                document::limits::REQUEST_BODY_BYTES_MAX
-            ),
+        return Err(crate::edge::body_too_large(
+            bytes.len(),
+            document::limits::REQUEST_BODY_BYTES_MAX,
         ));
     }
     if bytes.iter().all(u8::is_ascii_whitespace) {
@@ -282,7 +295,23 @@ fn list(results: Vec<Value>, next_cursor: Option<String>, kind: &str) -> ApiResu
 }
 
 fn page_json(state: &AppState, view: &workspace::PageView) -> Value {
-    render::page(&view.page, view.data_source.as_ref(), &state.ctx())
+    let people = people_json(view);
+    render::page(
+        &view.page,
+        view.data_source.as_ref(),
+        &RenderContext {
+            people: Some(&people),
+            ..state.ctx()
+        },
+    )
+}
+
+/// The full user objects of the people a page names, by id.
+fn people_json(view: &workspace::PageView) -> std::collections::HashMap<Id, Value> {
+    view.people
+        .iter()
+        .map(|person| (person.user.id, user_json(person)))
+        .collect()
 }
 
 fn user_json(view: &workspace::UserView) -> Value {
@@ -319,6 +348,18 @@ fn comment_json(comment: &workspace::Comment) -> Value {
 
 // ----- pages ------------------------------------------------------------------------------
 
+/// The body's `properties` object, if it has one.
+fn properties_object(body: &Value) -> Result<Option<&serde_json::Map<String, Value>>, ApiError> {
+    match body.get("properties") {
+        None => Ok(None),
+        Some(Value::Object(properties)) => Ok(Some(properties)),
+        Some(_) => Err(ApiError::validation(document::Error::new(
+            "properties",
+            "should be an object",
+        ))),
+    }
+}
+
 /// Property inputs need the schema of the parent data source, so they are parsed after
 /// the parent is known.
 async fn property_inputs(
@@ -327,14 +368,8 @@ async fn property_inputs(
     body: &Value,
     schema_of: Option<Id>,
 ) -> Result<Vec<(String, document::PropertyInput)>, ApiError> {
-    let Some(properties) = body.get("properties") else {
+    let Some(properties) = properties_object(body)? else {
         return Ok(Vec::new());
-    };
-    let Some(properties) = properties.as_object() else {
-        return Err(ApiError::validation(document::Error::new(
-            "properties",
-            "should be an object",
-        )));
     };
     let data_source = match schema_of {
         Some(id) => Some(
@@ -346,21 +381,11 @@ async fn property_inputs(
         ),
         None => None,
     };
-    let mut inputs = Vec::new();
-    for (key, value) in properties {
-        let field = format!("properties.{key}");
-        let schema = match &data_source {
-            Some(data_source) => data_source.property(key).cloned().ok_or_else(|| {
-                ApiError::validation(document::Error::new(
-                    field.clone(),
-                    format!("{key} is not a property that exists."),
-                ))
-            })?,
-            None => document::data_source::page_title_schema(),
-        };
-        inputs.push((key.clone(), parse::property_input(value, &schema, &field)?));
-    }
-    Ok(inputs)
+    Ok(parse::property_inputs(
+        properties,
+        data_source.as_ref(),
+        "properties",
+    )?)
 }
 
 async fn data_source_for_parent(
@@ -431,28 +456,33 @@ async fn update_page(
     let actor = state.actor(&headers).await?;
     let id = path_id("page_id", &id)?;
     let body = body(&bytes)?;
-    let current = state.workspace.retrieve_page(&actor, id).await?;
-    let properties = property_inputs(
-        &state,
-        &actor,
-        &body,
-        current.data_source.as_ref().map(|d| d.id),
-    )
-    .await?;
-    let update = workspace::PageUpdate {
-        properties,
-        in_trash: trash_flag(&body)?,
-        icon: body
-            .get("icon")
-            .map(|v| parse::icon(v, "icon"))
-            .transpose()?,
-        cover: body
-            .get("cover")
-            .map(|v| parse::cover(v, "cover"))
-            .transpose()?,
-        is_locked: optional_bool(&body, "is_locked")?,
-    };
-    let view = state.workspace.update_page(&actor, id, update).await?;
+    let properties = properties_object(&body)?;
+    let in_trash = trash_flag(&body)?;
+    let icon = body
+        .get("icon")
+        .map(|v| parse::icon(v, "icon"))
+        .transpose()?;
+    let cover = body
+        .get("cover")
+        .map(|v| parse::cover(v, "cover"))
+        .transpose()?;
+    let is_locked = optional_bool(&body, "is_locked")?;
+    // The properties are parsed inside the write, against the schema it reads.
+    let view = state
+        .workspace
+        .edit_page(&actor, id, |schema| {
+            Ok(workspace::PageUpdate {
+                properties: match properties {
+                    Some(properties) => parse::property_inputs(properties, schema, "properties")?,
+                    None => Vec::new(),
+                },
+                in_trash,
+                icon,
+                cover,
+                is_locked,
+            })
+        })
+        .await?;
     ok(page_json(&state, &view))
 }
 
@@ -484,9 +514,12 @@ async fn retrieve_property(
     let size = page_size(query.page_size.map(Value::String).as_ref(), "page_size")?
         .unwrap_or(document::limits::PAGE_SIZE_DEFAULT);
     let view = state.workspace.retrieve_page(&actor, id).await?;
-    let Some(mut value) =
-        render::property_item(&view.page, view.data_source.as_ref(), &property_id)
-    else {
+    let Some(mut value) = render::property_item(
+        &view.page,
+        view.data_source.as_ref(),
+        &property_id,
+        Some(&people_json(&view)),
+    ) else {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "object_not_found",

@@ -27,22 +27,8 @@ fn properties(
     schema: Option<&DataSource>,
     field: &str,
 ) -> workspace::Result<Vec<(String, document::PropertyInput)>> {
-    let mut inputs = Vec::new();
-    for (key, value) in json_object(text, field)? {
-        let field = format!("{field}.{key}");
-        let property = match schema {
-            Some(data_source) => data_source
-                .property(&key)
-                .cloned()
-                .ok_or_else(|| invalid(&field, format!("{key} is not a property that exists.")))?,
-            None => document::data_source::page_title_schema(),
-        };
-        inputs.push((
-            key,
-            notion_json::parse::property_input(&value, &property, &field)?,
-        ));
-    }
-    Ok(inputs)
+    let object = json_object(text, field)?;
+    Ok(notion_json::parse::property_inputs(&object, schema, field)?)
 }
 
 fn blocks(content: &Content, field: &str) -> workspace::Result<Vec<NewBlock>> {

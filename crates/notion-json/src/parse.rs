@@ -19,7 +19,7 @@ use document::limits::{
     ARRAY_ITEMS_MAX, EMAIL_CHARS_MAX, FILTER_NESTING_LEVELS_MAX, PROPERTY_NAME_CHARS_MAX,
 };
 use document::property::{OptionInput, PropertyInput};
-use document::rich_text::validate_url;
+use document::rich_text::{validate_link_url, validate_url};
 use document::{
     Annotations, Color, DateValue, Error, Icon, Id, Mention, PropertyConfig, PropertySchema,
     PropertyValue, Result, RichText, RichTextKind, SelectOption,
@@ -265,7 +265,7 @@ fn external_url(value: &Value, field: &str) -> Result<String> {
     let object = object(value, field)?;
     let url_field = join(field, "url");
     let url = string(required(object, field, "url")?, &url_field)?;
-    validate_url(url).map_err(|e| within(e, &url_field))?;
+    validate_link_url(url).map_err(|e| within(e, &url_field))?;
     Ok(url.to_string())
 }
 
@@ -680,6 +680,31 @@ const COMPUTED_TYPES: &[&str] = &[
     "verification",
 ];
 const PROPERTY_VALUE_METADATA: &[&str] = &["id", "type", "object", "name", "has_more"];
+
+/// A request's `properties` object parsed against the schema of the data source the page is
+/// (or will be) a row of; `None` for other pages, whose only property is the title. The one
+/// place property inputs are read, for the API and for integrations' writes alike.
+pub fn property_inputs(
+    properties: &Map<String, Value>,
+    schema: Option<&document::DataSource>,
+    field: &str,
+) -> Result<Vec<(String, PropertyInput)>> {
+    let mut inputs = Vec::with_capacity(properties.len());
+    for (key, value) in properties {
+        let here = join(field, key);
+        let property = match schema {
+            Some(data_source) => data_source.property(key).cloned().ok_or_else(|| {
+                Error::new(
+                    here.clone(),
+                    format!("{key} is not a property that exists."),
+                )
+            })?,
+            None => document::data_source::page_title_schema(),
+        };
+        inputs.push((key.clone(), property_input(value, &property, &here)?));
+    }
+    Ok(inputs)
+}
 
 /// A page property value, `{"<type>": value}` (a `type` and `id` beside it are allowed). The
 /// type key must match the property's type in `schema`. Options stay names or ids here;
@@ -1406,7 +1431,18 @@ fn date_condition(operator: &str, operand: &Value, field: &str) -> Result<DateCo
 
 /// A query's `sorts`: `[{"property", "direction"} | {"timestamp", "direction"}]`.
 pub fn sorts(value: &Value, field: &str) -> Result<Vec<Sort>> {
-    bounded_array(value, field)?
+    let items = bounded_array(value, field)?;
+    let max = document::limits::SORTS_PER_QUERY_MAX;
+    if items.len() > max {
+        return Err(Error::new(
+            field,
+            format!(
+                "should have at most {max} items, instead has {}",
+                items.len()
+            ),
+        ));
+    }
+    items
         .iter()
         .enumerate()
         .map(|(index, item)| sort(item, &at(field, index)))

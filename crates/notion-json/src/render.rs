@@ -22,11 +22,15 @@ pub const DEFAULT_BASE_URL: &str = "https://trellis.local";
 pub struct RenderContext<'a> {
     /// Base of object URLs, without a trailing slash (one is tolerated).
     pub base_url: &'a str,
+    /// Full user objects (as [`user`] renders them) for the people a page's People values
+    /// name, when the reader may see them; anyone missing renders as a partial user.
+    pub people: Option<&'a std::collections::HashMap<Id, Value>>,
 }
 
 impl Default for RenderContext<'_> {
     fn default() -> Self {
         RenderContext {
+            people: None,
             base_url: DEFAULT_BASE_URL,
         }
     }
@@ -194,35 +198,47 @@ pub fn page(page: &Page, schema: Option<&DataSource>, ctx: &RenderContext) -> Va
     object.insert("parent".into(), parent(&page.parent));
     trash(&mut object, page.in_trash);
     object.insert("is_locked".into(), page.is_locked.into());
-    object.insert("properties".into(), page_properties(page, schema));
+    object.insert(
+        "properties".into(),
+        page_properties(page, schema, ctx.people),
+    );
     object.insert("url".into(), ctx.url(page.id).into());
     object.insert("public_url".into(), Value::Null);
     Value::Object(object)
 }
 
-fn page_properties(page: &Page, schema: Option<&DataSource>) -> Value {
+fn page_properties(page: &Page, schema: Option<&DataSource>, people: People<'_>) -> Value {
     let mut properties = Map::new();
     match schema {
         Some(data_source) => {
             for property in &data_source.properties {
-                properties.insert(property.name.clone(), property_value(page, property));
+                properties.insert(
+                    property.name.clone(),
+                    property_value(page, property, people),
+                );
             }
         }
         None => {
             let title = page_title_schema();
-            properties.insert(TITLE_PROPERTY_ID.into(), property_value(page, &title));
+            properties.insert(
+                TITLE_PROPERTY_ID.into(),
+                property_value(page, &title, people),
+            );
         }
     }
     Value::Object(properties)
 }
 
 /// `{"id", "type", "<type>": value}` for one property of a page.
-fn property_value(page: &Page, property: &PropertySchema) -> Value {
+/// Rendered users by id (see [`RenderContext::people`]).
+type People<'a> = Option<&'a std::collections::HashMap<Id, Value>>;
+
+fn property_value(page: &Page, property: &PropertySchema, people: People<'_>) -> Value {
     let type_name = property.config.type_name();
     let mut object = Map::new();
     object.insert("id".into(), property.id.clone().into());
     object.insert("type".into(), type_name.into());
-    object.insert(type_name.into(), value_content(page, property));
+    object.insert(type_name.into(), value_content(page, property, people));
     if matches!(property.config, PropertyConfig::Relation { .. }) {
         object.insert("has_more".into(), false.into());
     }
@@ -231,7 +247,7 @@ fn property_value(page: &Page, property: &PropertySchema) -> Value {
 
 /// The value under a property's type key, from the page's stored value or, for computed
 /// types, from the page itself. A row missing a stored value shows the empty value.
-fn value_content(page: &Page, property: &PropertySchema) -> Value {
+fn value_content(page: &Page, property: &PropertySchema, people: People<'_>) -> Value {
     match property.config {
         PropertyConfig::CreatedTime => return format_ms(page.created_time).into(),
         PropertyConfig::LastEditedTime => return format_ms(page.last_edited_time).into(),
@@ -258,9 +274,15 @@ fn value_content(page: &Page, property: &PropertySchema) -> Value {
                 .collect(),
         ),
         PropertyValue::Date(value) => value.as_ref().map_or(Value::Null, date),
-        PropertyValue::People(ids) => {
-            Value::Array(ids.iter().map(|id| partial_user(*id)).collect())
-        }
+        PropertyValue::People(ids) => Value::Array(
+            ids.iter()
+                .map(|id| {
+                    people
+                        .and_then(|people| people.get(id).cloned())
+                        .unwrap_or_else(|| partial_user(*id))
+                })
+                .collect(),
+        ),
         PropertyValue::Relation(ids) => Value::Array(
             ids.iter()
                 .map(|id| json!({ "id": id.to_string() }))
@@ -285,7 +307,12 @@ fn option_value(options: &[SelectOption], option_id: &str) -> Option<Value> {
 /// values are a list of one property item per run, person or page (the caller paginates
 /// `results`); other types are a single property item. `None` when the page has no such
 /// property.
-pub fn property_item(page: &Page, schema: Option<&DataSource>, property_id: &str) -> Option<Value> {
+pub fn property_item(
+    page: &Page,
+    schema: Option<&DataSource>,
+    property_id: &str,
+    people: People<'_>,
+) -> Option<Value> {
     let standalone_title;
     let property = match schema {
         Some(data_source) => data_source.property(property_id)?,
@@ -306,7 +333,7 @@ pub fn property_item(page: &Page, schema: Option<&DataSource>, property_id: &str
         object.insert(type_name.into(), content);
         Value::Object(object)
     };
-    let content = value_content(page, property);
+    let content = value_content(page, property, people);
     let results: Vec<Value> = match property.config {
         PropertyConfig::Title
         | PropertyConfig::RichText

@@ -1930,6 +1930,7 @@ fn alpha() -> Page {
 fn row_pages_render_every_property() {
     let ctx = render::RenderContext {
         base_url: "https://example.test/",
+        people: None,
     };
     let rendered = render::page(&alpha(), Some(&tracker()), &ctx);
     let p = &rendered["properties"];
@@ -2091,7 +2092,7 @@ fn standalone_pages_render_their_title() {
 fn property_items_are_lists_or_single_items() {
     let page = alpha();
     let data_source = tracker();
-    let title = render::property_item(&page, Some(&data_source), "title").unwrap();
+    let title = render::property_item(&page, Some(&data_source), "title", None).unwrap();
     assert_eq!(title["object"], "list");
     assert_eq!(title["type"], "property_item");
     assert_eq!(title["has_more"], false);
@@ -2106,34 +2107,34 @@ fn property_items_are_lists_or_single_items() {
     assert_eq!(title["results"][0]["id"], "title");
     assert_eq!(title["results"][0]["title"]["plain_text"], "Alpha");
 
-    let people = render::property_item(&page, Some(&data_source), "own").unwrap();
+    let people = render::property_item(&page, Some(&data_source), "own", None).unwrap();
     assert_eq!(people["property_item"]["type"], "people");
     assert_eq!(
         people["results"][0]["people"],
         json!({ "object": "user", "id": USER_ID })
     );
-    let relation = render::property_item(&page, Some(&data_source), "rel").unwrap();
+    let relation = render::property_item(&page, Some(&data_source), "rel", None).unwrap();
     assert_eq!(relation["results"][0]["relation"], json!({ "id": PAGE_ID }));
-    let notes = render::property_item(&page, Some(&data_source), "nts").unwrap();
+    let notes = render::property_item(&page, Some(&data_source), "nts", None).unwrap();
     assert_eq!(
         notes["results"][0]["rich_text"]["plain_text"],
         "first row alpha"
     );
 
-    let number = render::property_item(&page, Some(&data_source), "amt").unwrap();
+    let number = render::property_item(&page, Some(&data_source), "amt", None).unwrap();
     assert_eq!(
         number,
         json!({ "object": "property_item", "id": "amt", "type": "number", "number": 10 })
     );
-    let select = render::property_item(&page, Some(&data_source), "pri").unwrap();
+    let select = render::property_item(&page, Some(&data_source), "pri", None).unwrap();
     assert_eq!(select["select"]["name"], "High");
-    let created = render::property_item(&page, Some(&data_source), "crb").unwrap();
+    let created = render::property_item(&page, Some(&data_source), "crb", None).unwrap();
     assert_eq!(
         created["created_by"],
         json!({ "object": "user", "id": USER_ID })
     );
     assert_eq!(
-        render::property_item(&page, Some(&data_source), "nope"),
+        render::property_item(&page, Some(&data_source), "nope", None),
         None
     );
 
@@ -2143,9 +2144,9 @@ fn property_items_are_lists_or_single_items() {
     )]
     .into());
     standalone.parent = Parent::Workspace;
-    let title = render::property_item(&standalone, None, "title").unwrap();
+    let title = render::property_item(&standalone, None, "title", None).unwrap();
     assert_eq!(title["results"].as_array().unwrap().len(), 2);
-    assert_eq!(render::property_item(&standalone, None, "amt"), None);
+    assert_eq!(render::property_item(&standalone, None, "amt", None), None);
 }
 
 fn tracker_database() -> Database {

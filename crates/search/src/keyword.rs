@@ -1,5 +1,5 @@
-//! BM25 over the same chunks, on tantivy: English stemming, lenient query parsing (any user
-//! input is a query), filtering by allowed chunk ids inside the collector, and highlighted
+//! BM25 over the same chunks, on tantivy: English stemming, queries taken as plain words (any
+//! user input is a query; none is query syntax), filtering by allowed chunk ids inside the collector, and highlighted
 //! snippets.
 
 use std::collections::HashSet;
@@ -7,12 +7,13 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use tantivy::collector::{FilterCollector, TopDocs};
-use tantivy::query::{Query, QueryParser};
+use tantivy::query::{BooleanQuery, Occur, Query, TermQuery};
 use tantivy::schema::{
     FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing,
     TextOptions, Value,
 };
 use tantivy::snippet::SnippetGenerator;
+use tantivy::tokenizer::TokenStream;
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 
 use crate::{Error, Result};
@@ -25,6 +26,9 @@ pub const SNIPPET_CHARS_MAX: usize = 240;
 
 /// Longest query accepted, in bytes.
 pub const QUERY_BYTES_MAX: usize = 2_000;
+
+/// Distinct terms of a query that take part in ranking; later ones are ignored.
+pub const QUERY_TERMS_MAX: usize = 64;
 
 #[derive(Clone, Copy)]
 struct Fields {
@@ -151,10 +155,33 @@ impl KeywordIndex {
                 max: QUERY_BYTES_MAX,
             });
         }
-        let parser = QueryParser::for_index(&self.index, vec![self.fields.text]);
-        // Lenient: a stray quote or colon in a user's query is text, not an error.
-        let (parsed, _errors) = parser.parse_query_lenient(query);
-        Ok(parsed)
+        // The text is words, never query syntax: `title:* OR body:*` asks for the words
+        // "title", "or" and "body". Each distinct term (after the field's own analyzer, so
+        // stemming agrees with the index) is an optional clause, as a lenient parser's default.
+        let mut analyzer = self
+            .index
+            .tokenizer_for_field(self.fields.text)
+            .map_err(keyword_error)?;
+        let mut stream = analyzer.token_stream(query);
+        let mut terms: Vec<Term> = Vec::new();
+        while let Some(token) = stream.next() {
+            let term = Term::from_field_text(self.fields.text, &token.text);
+            if !terms.contains(&term) {
+                terms.push(term);
+            }
+            if terms.len() == QUERY_TERMS_MAX {
+                break;
+            }
+        }
+        let clauses = terms
+            .into_iter()
+            .map(|term| {
+                let query: Box<dyn Query> =
+                    Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs));
+                (Occur::Should, query)
+            })
+            .collect();
+        Ok(Box::new(BooleanQuery::new(clauses)))
     }
 
     /// The best `limit` chunks for `query` by BM25, among `allowed` when given, best first.

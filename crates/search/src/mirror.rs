@@ -15,7 +15,7 @@ use document::Id;
 
 /// Longest parent chain followed; deeper trees (or a cycle from a torn update) stop here and the
 /// object is treated as unreadable.
-pub const CHAIN_DEPTH_MAX: usize = 256;
+pub const CHAIN_DEPTH_MAX: usize = document::limits::TREE_DEPTH_LEVELS_MAX;
 
 /// Allowed-object sets kept per actor until the mirror changes.
 pub const CACHED_ACTORS_MAX: usize = 256;

@@ -33,7 +33,7 @@ pub use integrations::{
     InstallationRecord, PackageRecord, RunEnd, RunRow, RunState, RunUsage, UsageEvent,
 };
 pub use log::{AuditEntry, Change, ChangeCursor, ChangeRecord};
-pub use nodes::{Chain, Comment, Node, NodeKind, Position, StoredNode};
+pub use nodes::{Chain, Comment, Node, NodeKind, Position, StoredNode, TREE_DEPTH_MAX};
 pub use people::{
     IntegrationRecord, TokenRecord, TokenSubject, UserKind, UserRecord, WorkspaceRecord,
     decode_capabilities, encode_capabilities,
@@ -73,6 +73,9 @@ pub enum Dialect {
     Sqlite,
     Postgres,
 }
+
+/// The embedded store's file inside a data directory.
+pub const SQLITE_FILE_NAME: &str = "trellis.db";
 
 /// Connection limits, named with units.
 pub const SQLITE_READERS_MAX: u32 = 8;
@@ -131,6 +134,9 @@ pub struct Store {
     /// Counts this process's commits that appended to the change log (see
     /// [`Store::watch_changes`]).
     appended: Arc<tokio::sync::watch::Sender<u64>>,
+    /// Transactions begun through this store (and its clones), read and write: tests count a
+    /// request's transactions with it.
+    transactions: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// What the background checkpointer last did.
@@ -209,7 +215,7 @@ impl Store {
                 data_dir.display()
             ))
         })?;
-        let path = data_dir.join("trellis.db");
+        let path = data_dir.join(SQLITE_FILE_NAME);
         Store::open(&format!("sqlite://{}?mode=rwc", path.display())).await
     }
 
@@ -278,6 +284,7 @@ impl Store {
                 dialect: Dialect::Sqlite,
                 checkpointer: None,
                 appended: Arc::new(tokio::sync::watch::Sender::new(0)),
+                transactions: Arc::default(),
             }
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let options =
@@ -294,6 +301,7 @@ impl Store {
                 dialect: Dialect::Postgres,
                 checkpointer: None,
                 appended: Arc::new(tokio::sync::watch::Sender::new(0)),
+                transactions: Arc::default(),
             }
         } else {
             return Err(Error::InvalidUrl(format!(
@@ -377,6 +385,7 @@ impl Store {
     /// lock up front waits up to the busy timeout instead. In this process writers already queue
     /// on the one writer connection.
     pub async fn write(&self) -> Result<Tx> {
+        self.count_transaction();
         let tx = match self.dialect {
             Dialect::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await?,
             Dialect::Postgres => self.writer.begin().await?,
@@ -391,12 +400,23 @@ impl Store {
 
     /// Begins a read-only transaction (a consistent snapshot on both dialects).
     pub async fn read(&self) -> Result<Tx> {
+        self.count_transaction();
         Ok(Tx {
             tx: self.reader.begin().await?,
             dialect: self.dialect,
             appended: self.appended.clone(),
             appends_changes: false,
         })
+    }
+
+    fn count_transaction(&self) {
+        self.transactions
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Transactions begun so far through this store and its clones.
+    pub fn transactions_begun(&self) -> u64 {
+        self.transactions.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Tells when a commit in this process appended to the change log, so that its consumers

@@ -188,6 +188,29 @@ pub struct Chain {
 }
 
 impl Chain {
+    /// Whether the walk stopped at the depth limit before reaching the top of the tree: what
+    /// lies above is unknown, so no access may be inherited from it.
+    pub fn too_deep(&self) -> bool {
+        self.nodes.len() > TREE_DEPTH_MAX as usize
+    }
+
+    /// The chain for `access::level`: the nodes, then the workspace root. A chain that is
+    /// [`Chain::too_deep`] ends in a node that grants nothing and stops the walk instead, so
+    /// only grants found below the limit count (fail closed).
+    pub fn with_root(&self, root: &access::Node) -> Vec<access::Node> {
+        let mut nodes = self.nodes.clone();
+        if self.too_deep() {
+            nodes.push(access::Node {
+                id: root.id,
+                inherits: false,
+                grants: Vec::new(),
+            });
+        } else {
+            nodes.push(root.clone());
+        }
+        nodes
+    }
+
     /// The nearest page in the chain (the node itself if it is a page).
     pub fn nearest_page(&self) -> Option<Id> {
         self.nodes
@@ -396,9 +419,11 @@ pub(crate) fn decode_grant(kind: &str, id: &str, level: &str) -> Result<Grant> {
     Ok(Grant { grantee, level })
 }
 
-/// Deepest page tree the store follows; deeper chains are refused as corrupt rather than
-/// looping forever on a cycle.
-pub const TREE_DEPTH_MAX: i64 = 256;
+/// Deepest page tree the store follows (`document::limits::TREE_DEPTH_LEVELS_MAX`). A chain
+/// walk reads one level past it, so that a tree deeper than the limit (written before the
+/// limit was enforced, or a cycle from a torn update) shows as [`Chain::too_deep`] instead of
+/// passing for a top-level node.
+pub const TREE_DEPTH_MAX: i64 = document::limits::TREE_DEPTH_LEVELS_MAX as i64;
 
 impl Tx {
     pub async fn get_node(&mut self, id: Id) -> Result<Option<StoredNode>> {
@@ -609,6 +634,22 @@ impl Tx {
                 ))
             })
             .collect()
+    }
+
+    /// Levels below `id` in its subtree: 0 for a node without children. Moves use it to keep
+    /// the whole subtree within the depth limit.
+    pub async fn subtree_height(&mut self, id: Id) -> Result<usize> {
+        let sql = format!(
+            "WITH RECURSIVE sub(id, depth) AS ( \
+               SELECT id, 1 FROM nodes WHERE parent_id = $1 \
+               UNION ALL SELECT n.id, s.depth + 1 FROM nodes n JOIN sub s ON n.parent_id = s.id WHERE s.depth <= {TREE_DEPTH_MAX}) \
+             SELECT COALESCE(MAX(depth), 0) FROM sub"
+        );
+        let height: i64 = sqlx::query_scalar(&sql)
+            .bind(id.to_string())
+            .fetch_one(&mut *self.tx)
+            .await?;
+        Ok(usize::try_from(height).unwrap_or(0))
     }
 
     /// The permission chain of a node: the node, its parent, ... up to a top-level node,

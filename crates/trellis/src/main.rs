@@ -20,8 +20,19 @@ use workspace::{Capabilities, Level, Role, Store, TokenSubject, Workspace};
 #[derive(Parser)]
 #[command(name = "trellis", version, about = "Trellis: a self-hostable workspace with a Notion-compatible API.", long_about = None)]
 struct Cli {
+    /// How log lines (one per request, among others) are written to stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "TRELLIS_LOG_FORMAT")]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    /// Human-readable lines (coloured only at a terminal).
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 #[derive(Args, Clone)]
@@ -35,7 +46,30 @@ struct StoreArgs {
 }
 
 impl StoreArgs {
+    /// Whether the embedded store's file exists (always true with --database-url, whose
+    /// database is created by its administrator).
+    fn exists(&self) -> bool {
+        self.database_url.is_some() || self.data_dir.join(storage_sql::SQLITE_FILE_NAME).is_file()
+    }
+
+    /// Opens the workspace a previous `trellis serve` created. A command other than `serve`
+    /// never creates a store: pointed at the wrong directory, it says so and leaves nothing.
     async fn open(&self) -> Result<Workspace> {
+        if !self.exists() {
+            bail!(
+                "no Trellis workspace in {} (there is no {}). Start one there with \
+                 `trellis serve --data-dir {}`, or point --data-dir (or TRELLIS_DATA_DIR) \
+                 at the directory a server uses.",
+                self.data_dir.display(),
+                storage_sql::SQLITE_FILE_NAME,
+                self.data_dir.display(),
+            );
+        }
+        self.open_or_create().await
+    }
+
+    /// Opens the store, creating it (and its workspace) when there is none: for `serve`.
+    async fn open_or_create(&self) -> Result<Workspace> {
         let store = match &self.database_url {
             Some(url) => Store::open(url)
                 .await
@@ -283,7 +317,9 @@ enum IntegrationCommand {
     },
     /// Run an installation (by name or id) with JSON input, wait, and print the run and its logs.
     Run {
+        /// The installation, by the integration's name or by installation id.
         installation: String,
+        /// The run's input, as JSON text (the integration's `invoke` event receives it).
         #[arg(long, default_value = "null")]
         input: String,
         #[command(flatten)]
@@ -291,13 +327,16 @@ enum IntegrationCommand {
     },
     /// Print a run with its logs, outbound requests and output.
     Logs {
+        /// The run's id, as `integration run` printed it.
         run_id: String,
         #[command(flatten)]
         server: client::ServerArgs,
     },
     /// Share a page (and what it contains) with an installation's integration.
     Share {
+        /// The installation, by the integration's name or by installation id.
         installation: String,
+        /// The page, database or data source to share; what it contains is shared with it.
         page_id: String,
         /// can_view, can_comment, can_edit or full_access.
         #[arg(long, default_value = "can_edit")]
@@ -334,6 +373,7 @@ enum IntegrationCommand {
         /// The project directory (holding trellis.toml).
         #[arg(long)]
         dir: Option<PathBuf>,
+        /// The run's input, as JSON text (the integration's `invoke` event receives it).
         #[arg(long, default_value = "null")]
         input: String,
         /// Do it again whenever src/, Cargo.toml or trellis.toml changes, until Ctrl-C.
@@ -348,6 +388,7 @@ enum IntegrationCommand {
 enum GroupCommand {
     /// Create a group (or find it by name) and add members to it. Prints the group id.
     Create {
+        /// The group's name (an existing group of that name gets the members added).
         #[arg(long)]
         name: String,
         /// A member's email; repeat for several.
@@ -402,8 +443,10 @@ enum TokenCommand {
 enum UserCommand {
     /// Create a user.
     Create {
+        /// The user's email, which they sign in with.
         #[arg(long)]
         email: String,
+        /// The user's display name.
         #[arg(long)]
         name: String,
         /// owner, member or guest.
@@ -438,14 +481,19 @@ fn main() -> Result<()> {
 }
 
 async fn run() -> Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("TRELLIS_LOG")
-                .unwrap_or_else(|_| "info,sqlx=warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TRELLIS_LOG")
+        .unwrap_or_else(|_| "info,sqlx=warn".into());
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Json => logs.json().init(),
+        // Colours only for a person at a terminal, never in a file or a pipe.
+        LogFormat::Text => logs
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+    }
     match cli.command {
         Command::Serve {
             addr,
@@ -457,7 +505,7 @@ async fn run() -> Result<()> {
             search,
             integrations,
         } => {
-            let workspace = store.open().await?;
+            let workspace = store.open_or_create().await?;
             if demo {
                 let summary = workspace::demo::load(&workspace)
                     .await
@@ -472,11 +520,17 @@ async fn run() -> Result<()> {
                     store.data_dir.display()
                 );
                 println!(
-                    "or sign in:        curl -s http://{addr}/platform/v1/login -d '{{\"email\": \"ada@example.com\", \"password\": \"{}\"}}'",
+                    "or sign in:        curl -s http://{addr}/platform/v1/login -H \"Content-Type: application/json\" -d '{{\"email\": \"ada@example.com\", \"password\": \"{}\"}}'",
                     workspace::demo::PASSWORD
                 );
             }
             let workspace = search.enable(workspace, &store).await?;
+            if demo && workspace.content_search_enabled() {
+                // The demo is for trying search at once: its pages are searchable by meaning
+                // before the server listens (a pass that reads nothing new waits for the
+                // vector rounds).
+                while workspace.index_changes().await?.events > 0 {}
+            }
             let indexer = workspace
                 .content_search_enabled()
                 .then(|| tokio::spawn(run_indexer(workspace.clone())));
@@ -511,9 +565,13 @@ async fn run() -> Result<()> {
                 std::future::pending::<()>(),
             ));
             println!("Trellis is listening on http://{addr} (health: http://{addr}/health)");
-            axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown_signal())
-                .await?;
+            http_api::serve(
+                listener,
+                app,
+                http_api::ServeLimits::default(),
+                shutdown_signal(),
+            )
+            .await?;
             worker.abort();
             if let Some(runner) = runner {
                 runner.abort();
@@ -694,7 +752,13 @@ async fn run() -> Result<()> {
                 "guest" => Role::Guest,
                 other => bail!("--role should be owner, member or guest, not `{other}`"),
             };
-            let workspace = store.open().await?;
+            // The first user of a new workspace is how one starts without --demo, so this
+            // command may create the store; it says so.
+            let existed = store.exists();
+            let workspace = store.open_or_create().await?;
+            if !existed {
+                eprintln!("created a new workspace in {}", store.data_dir.display());
+            }
             let user = workspace
                 .create_user(workspace::NewUser {
                     email,

@@ -378,8 +378,7 @@ impl Request<'_> {
                     last_edited_time: self.now,
                     last_edited_by: author,
                 };
-                self.tx
-                    .insert_node(&Node::Block(block.clone()), true, local_position)
+                self.insert_node(&Node::Block(block.clone()), true, local_position)
                     .await?;
                 if let Position::After(_) | Position::Start = local_position {
                     local_position = Position::After(block.id);

@@ -881,7 +881,9 @@ impl Workspace {
         {
             let mut mirror = lock(&content.mirror)?;
             for (id, chain) in chains {
-                if chain.nodes.is_empty() {
+                // A chain past the depth limit does not reach the top of its tree: mirrored
+                // as it is, its last node would pass for a top-level one.
+                if chain.nodes.is_empty() || chain.too_deep() {
                     mirror.remove(id);
                 } else {
                     mirror.upsert(chain_nodes(chain));

@@ -211,17 +211,15 @@ impl Workspace {
         let mut r = self.begin(actor, false).await?;
         let result = async {
             let data_source = r.require_data_source(id, Operation::Read).await?;
+            if let Some(filter) = &query.filter {
+                filter.check_size("filter")?;
+            }
             let predicate = query
                 .filter
                 .as_ref()
                 .map(|f| f.resolve(&data_source, r.now))
                 .transpose()?;
-            let sorts = query
-                .sorts
-                .iter()
-                .enumerate()
-                .map(|(i, s)| s.resolve(&data_source, &format!("sorts[{i}]")))
-                .collect::<std::result::Result<Vec<_>, _>>()?;
+            let sorts = document::filter::resolve_sorts(&query.sorts, &data_source, "sorts")?;
             // Rows inherit access from their data source, so every row of a readable data
             // source is readable and an offset cursor reveals nothing hidden.
             let start = match &query.start_cursor {
@@ -383,8 +381,7 @@ impl Request<'_> {
             last_edited_time: self.now,
             last_edited_by: author,
         };
-        self.tx
-            .insert_node(&Node::DataSource(data_source.clone()), true, Position::End)
+        self.insert_node(&Node::DataSource(data_source.clone()), true, Position::End)
             .await?;
         self.log(
             "data_source.created",
@@ -445,8 +442,7 @@ impl Request<'_> {
             last_edited_time: self.now,
             last_edited_by: author,
         };
-        self.tx
-            .insert_node(&Node::Database(database.clone()), true, Position::End)
+        self.insert_node(&Node::Database(database.clone()), true, Position::End)
             .await?;
         self.log(
             "database.created",

@@ -123,6 +123,7 @@ const PAGES: &[(&str, &str)] = &[
         "26-atlas-design-brief.md",
         include_str!("../demo/pages/26-atlas-design-brief.md"),
     ),
+    ("27-reports.md", include_str!("../demo/pages/27-reports.md")),
 ];
 const PROJECTS: &str = include_str!("../demo/projects.json");
 const TASKS: &str = include_str!("../demo/tasks.json");

@@ -54,6 +54,9 @@ pub struct PageView {
     pub page: Page,
     /// The data source's schema, for rows.
     pub data_source: Option<DataSource>,
+    /// The users the page's People values name, as the caller may see them (none when the
+    /// caller may not see user information); ids of deleted users are left out.
+    pub people: Vec<crate::UserView>,
 }
 
 impl Workspace {
@@ -79,8 +82,20 @@ impl Workspace {
         id: Id,
         update: PageUpdate,
     ) -> Result<PageView> {
+        self.edit_page(actor, id, |_| Ok(update)).await
+    }
+
+    /// Updates a page with an update built from the schema of the data source it is a row of
+    /// (`None` for other pages), all in one write transaction: property inputs are parsed
+    /// against the schema the write sees, and the page and its schema are read once.
+    pub async fn edit_page(
+        &self,
+        actor: &access::Actor,
+        id: Id,
+        build: impl FnOnce(Option<&DataSource>) -> std::result::Result<PageUpdate, document::Error>,
+    ) -> Result<PageView> {
         let mut r = self.begin(actor, true).await?;
-        let result = r.update_page(id, update).await;
+        let result = r.update_page(id, build).await;
         r.finish(result).await
     }
 
@@ -243,7 +258,47 @@ impl Request<'_> {
                 _ => {}
             }
         }
-        Ok(PageView { page, data_source })
+        let people = self.people_of(&page).await?;
+        Ok(PageView {
+            page,
+            data_source,
+            people,
+        })
+    }
+
+    /// The users named by a page's People values, each once, as the actor may see them.
+    async fn people_of(&mut self, page: &Page) -> Result<Vec<crate::UserView>> {
+        let mut ids: Vec<Id> = Vec::new();
+        for value in page.properties.values() {
+            if let PropertyValue::People(people) = value {
+                for id in people {
+                    if !ids.contains(id) {
+                        ids.push(*id);
+                    }
+                }
+            }
+        }
+        let information = access::user_information(self.actor);
+        if ids.is_empty() || information == access::UserInformation::None {
+            return Ok(Vec::new());
+        }
+        let workspace_name = self
+            .tx
+            .workspace()
+            .await?
+            .map(|w| w.name)
+            .unwrap_or_default();
+        let mut views = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(user) = self.tx.get_user(id).await? {
+                views.push(crate::UserView {
+                    user,
+                    show_email: information == access::UserInformation::WithEmail,
+                    workspace_name: workspace_name.clone(),
+                });
+            }
+        }
+        Ok(views)
     }
 
     /// Replaces mentions of unreadable pages and databases with plain "Untitled" text, so
@@ -519,8 +574,7 @@ impl Request<'_> {
         {
             self.save_data_source_schema(data_source).await?;
         }
-        self.tx
-            .insert_node(&Node::Page(page.clone()), true, Position::End)
+        self.insert_node(&Node::Page(page.clone()), true, Position::End)
             .await?;
         if let Some(data_source) = &data_source {
             self.index_row(&page, data_source).await?;
@@ -540,8 +594,14 @@ impl Request<'_> {
         self.view_page(page).await
     }
 
-    pub(crate) async fn update_page(&mut self, id: Id, update: PageUpdate) -> Result<PageView> {
+    pub(crate) async fn update_page(
+        &mut self,
+        id: Id,
+        build: impl FnOnce(Option<&DataSource>) -> std::result::Result<PageUpdate, document::Error>,
+    ) -> Result<PageView> {
         let mut page = self.require_page(id, Operation::Update).await?;
+        let mut data_source = self.data_source_of(&page).await?;
+        let update = build(data_source.as_ref())?;
         let restoring = update.in_trash == Some(false);
         if page.in_trash && !restoring {
             return Err(Error::validation(
@@ -549,7 +609,6 @@ impl Request<'_> {
                 "Can't edit a page that is in the trash. Restore it first with in_trash: false.",
             ));
         }
-        let mut data_source = self.data_source_of(&page).await?;
         let (mut changed, schema_changed) = self
             .apply_properties(
                 &mut page.properties,
@@ -632,6 +691,11 @@ impl Request<'_> {
                     "a page cannot be moved under itself or one of its sub-pages",
                 ));
             }
+            // The page and everything below it must stay within the depth limit. A target
+            // whose chain is too deep to read whole might hide the page among its ancestors,
+            // so the depth check refuses it before any cycle could be written.
+            let height = self.tx.subtree_height(id).await?;
+            self.check_depth(Some(target), 1 + height).await?;
         }
         let title = PropertyValue::Title(
             match page

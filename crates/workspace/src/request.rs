@@ -27,6 +27,8 @@ pub(crate) struct Request<'a> {
     root: access::Node,
     audit: Vec<AuditEntry>,
     levels: HashMap<Id, Level>,
+    /// Tree levels of nodes this request looked up or inserted (see [`Request::depth`]).
+    depths: HashMap<Id, usize>,
 }
 
 impl Workspace {
@@ -49,6 +51,7 @@ impl Workspace {
             root: access::workspace_root(record.id, record.members_level),
             audit: Vec::new(),
             levels: HashMap::new(),
+            depths: HashMap::new(),
         })
     }
 }
@@ -82,11 +85,7 @@ impl Workspace {
             for (actor, id) in checks {
                 if !chains.contains_key(id) {
                     let chain = tx.chain(*id).await?;
-                    let full = (!chain.nodes.is_empty()).then(|| {
-                        let mut nodes = chain.nodes;
-                        nodes.push(root.clone());
-                        nodes
-                    });
+                    let full = (!chain.nodes.is_empty()).then(|| chain.with_root(&root));
                     chains.insert(*id, full);
                 }
                 readable.push(match &chains[id] {
@@ -145,9 +144,55 @@ impl Request<'_> {
     }
 
     fn full_chain(&self, chain: &Chain) -> Vec<access::Node> {
-        let mut nodes = chain.nodes.clone();
-        nodes.push(self.root.clone());
-        nodes
+        chain.with_root(&self.root)
+    }
+
+    /// A node's level in the tree (a top-level node is 1), cached per request; more than
+    /// the limit for a tree already deeper than it.
+    pub async fn depth(&mut self, id: Id) -> Result<usize> {
+        if let Some(depth) = self.depths.get(&id) {
+            return Ok(*depth);
+        }
+        let chain = self.tx.chain(id).await?;
+        let depth = chain.nodes.len();
+        self.depths.insert(id, depth);
+        Ok(depth)
+    }
+
+    /// Refuses a write that would put a node `levels` below `parent` deeper than
+    /// [`document::limits::TREE_DEPTH_LEVELS_MAX`]; `None` is the workspace's top level.
+    pub async fn check_depth(&mut self, parent: Option<Id>, levels: usize) -> Result<()> {
+        let parent_depth = match parent {
+            Some(parent) => self.depth(parent).await?,
+            None => 0,
+        };
+        let max = document::limits::TREE_DEPTH_LEVELS_MAX;
+        if parent_depth + levels > max {
+            return Err(Error::validation(
+                "parent",
+                format!("pages and blocks nest at most {max} levels deep"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Inserts a node under its parent, refusing it past the depth limit (every insert goes
+    /// through here, so no tree grows deeper than the permission walk reads).
+    pub async fn insert_node(
+        &mut self,
+        node: &storage_sql::Node,
+        inherits: bool,
+        position: storage_sql::Position,
+    ) -> Result<()> {
+        let parent = node.parent().node_id();
+        self.check_depth(parent, 1).await?;
+        self.tx.insert_node(node, inherits, position).await?;
+        let depth = match parent {
+            Some(parent) => self.depths[&parent] + 1,
+            None => 1,
+        };
+        self.depths.insert(node.id(), depth);
+        Ok(())
     }
 
     /// The actor's level on a node; `None` when the node does not exist.

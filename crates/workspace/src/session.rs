@@ -36,7 +36,7 @@ impl Session<'_> {
     }
 
     pub async fn update_page(&mut self, id: Id, update: PageUpdate) -> Result<()> {
-        self.request.update_page(id, update).await.map(drop)
+        self.request.update_page(id, |_| Ok(update)).await.map(drop)
     }
 
     /// Appends blocks at the end of a page or block.

@@ -143,9 +143,7 @@ async fn can_read(tx: &mut Tx, root: &access::Node, actor: &Actor, id: Id) -> Re
     if chain.nodes.is_empty() {
         return Ok(false);
     }
-    let mut nodes = chain.nodes;
-    nodes.push(root.clone());
-    Ok(access::level(actor, &nodes) >= Level::CanView)
+    Ok(access::level(actor, &chain.with_root(root)) >= Level::CanView)
 }
 
 impl Workspace {

@@ -34,12 +34,7 @@ async fn malformed_requests() {
         .await;
     assert_error(status, &body, StatusCode::BAD_REQUEST, "invalid_json");
     let (status, body) = h.call(&h.ada, Method::GET, "/v1/nothing/here", None).await;
-    assert_error(
-        status,
-        &body,
-        StatusCode::BAD_REQUEST,
-        "invalid_request_url",
-    );
+    assert_error(status, &body, StatusCode::NOT_FOUND, "invalid_request_url");
     let (status, body) = h
         .call(&h.ada, Method::GET, "/v1/pages/not-a-uuid", None)
         .await;
@@ -54,7 +49,12 @@ async fn malformed_requests() {
     assert_error(status, &body, StatusCode::BAD_REQUEST, "validation_error");
     let huge = json!({"query": "x".repeat(600_000)}).to_string();
     let (status, body) = h.raw(&h.ada, Method::POST, "/v1/search", Some(huge)).await;
-    assert_error(status, &body, StatusCode::BAD_REQUEST, "validation_error");
+    assert_error(
+        status,
+        &body,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "validation_error",
+    );
     assert!(
         body["message"].as_str().unwrap().contains("too large"),
         "{body}"
@@ -374,6 +374,7 @@ async fn rate_limited_with_retry_after() {
     for _ in 0..4 {
         let request = axum::http::Request::builder()
             .uri("/v1/users/me")
+            .header("Notion-Version", "2025-09-03")
             .header("Authorization", format!("Bearer {}", h.ben))
             .body(axum::body::Body::empty())
             .unwrap();

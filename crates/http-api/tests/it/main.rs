@@ -2,10 +2,12 @@
 //! router, service and an in-memory SQLite store. No socket, no sleep.
 
 mod access_agreement;
+mod edge;
 mod endpoints;
 mod errors;
 mod integrations;
 mod provisional;
+mod server;
 
 #[path = "../../../runtime/tests/it/guests.rs"]
 #[allow(dead_code)]

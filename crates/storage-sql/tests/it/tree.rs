@@ -164,3 +164,138 @@ async fn migrations_run_once_and_reopen_cleanly() {
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// A tree deeper than the depth limit (written before the limit was enforced) must not pass
+/// its deepest nodes off as top-level ones: the chain says it is too deep, and the access walk
+/// on it finds no grant from above the limit, in particular not the workspace root's.
+#[tokio::test]
+async fn chains_past_the_depth_limit_fail_closed() {
+    let max = storage_sql::TREE_DEPTH_MAX as u128;
+    for (dialect, store) in super::stores().await {
+        let mut tx = store.write().await.unwrap();
+        // A private top-level page (it does not inherit from the workspace root), then a
+        // plain chain below it, 40 levels past the limit.
+        tx.insert_node(
+            &Node::Page(page(1_000, Parent::Workspace, "Private", 1)),
+            false,
+            Position::End,
+        )
+        .await
+        .unwrap();
+        for level in 1..(max + 40) {
+            let parent = Parent::Page(Id::from_u128(1_000 + level - 1));
+            tx.insert_node(
+                &Node::Page(page(1_000 + level, parent, "Deep", 1)),
+                true,
+                Position::End,
+            )
+            .await
+            .unwrap();
+        }
+        let member = access::Actor::User(access::UserActor {
+            id: Id::from_u128(77),
+            role: access::Role::Member,
+            groups: Vec::new(),
+        });
+        let root = access::workspace_root(Id::from_u128(5), Level::FullAccess);
+        let within = tx.chain(Id::from_u128(1_000 + max - 1)).await.unwrap();
+        assert!(!within.too_deep(), "{dialect}");
+        assert_eq!(within.nodes.len() as u128, max, "{dialect}");
+        assert_eq!(
+            access::level(&member, &within.with_root(&root)),
+            Level::None
+        );
+        for level in [max, max + 1, max + 39] {
+            let chain = tx.chain(Id::from_u128(1_000 + level)).await.unwrap();
+            assert!(chain.too_deep(), "{dialect}: level {level}");
+            assert_eq!(
+                access::level(&member, &chain.with_root(&root)),
+                Level::None,
+                "{dialect}: level {level}"
+            );
+        }
+        // A grant below the limit still counts.
+        tx.set_grant(
+            Id::from_u128(1_000 + max + 10),
+            Grant {
+                grantee: Grantee::User(Id::from_u128(77)),
+                level: Level::CanView,
+            },
+        )
+        .await
+        .unwrap();
+        let chain = tx.chain(Id::from_u128(1_000 + max + 20)).await.unwrap();
+        assert_eq!(
+            access::level(&member, &chain.with_root(&root)),
+            Level::CanView
+        );
+        assert_eq!(
+            tx.subtree_height(Id::from_u128(1_000 + max + 30))
+                .await
+                .unwrap(),
+            9
+        );
+        tx.rollback().await.unwrap();
+    }
+}
+
+mod depth_property {
+    use access::{Grant, Grantee, Level};
+    use document::Id;
+    use proptest::prelude::*;
+    use storage_sql::Chain;
+
+    fn node(index: usize, grant: Option<Level>, inherits: bool) -> access::Node {
+        access::Node {
+            id: Id::from_u128(index as u128 + 1),
+            inherits,
+            grants: grant
+                .map(|level| Grant {
+                    grantee: Grantee::WorkspaceMembers,
+                    level,
+                })
+                .into_iter()
+                .collect(),
+        }
+    }
+
+    proptest! {
+        /// Reading a chain only up to the limit never grants more than the whole chain would:
+        /// truncation fails closed at every depth, below, at and past the limit.
+        #[test]
+        fn a_truncated_chain_never_grants_more(
+            depth in 1usize..(2 * document::limits::TREE_DEPTH_LEVELS_MAX),
+            grants in proptest::collection::vec((0usize..600, 1u8..5), 0..4),
+            stop in proptest::option::of(0usize..600),
+            root_level in 0u8..5,
+        ) {
+            let level_of = |n: u8| [Level::None, Level::CanView, Level::CanComment, Level::CanEdit, Level::FullAccess][n as usize];
+            let full: Vec<access::Node> = (0..depth)
+                .map(|i| {
+                    let grant = grants.iter().find(|(at, _)| *at == i).map(|(_, l)| level_of(*l));
+                    node(i, grant, stop != Some(i))
+                })
+                .collect();
+            let root = access::workspace_root(Id::from_u128(9_999), level_of(root_level));
+            let member = access::Actor::User(access::UserActor {
+                id: Id::from_u128(77),
+                role: access::Role::Member,
+                groups: Vec::new(),
+            });
+            let read = (storage_sql::TREE_DEPTH_MAX as usize + 1).min(depth);
+            let chain = Chain {
+                nodes: full[..read].to_vec(),
+                kinds: vec![storage_sql::NodeKind::Page; read],
+                in_trash: vec![false; read],
+                trashed_ancestor: false,
+            };
+            let mut whole = full.clone();
+            whole.push(root.clone());
+            let truncated = access::level(&member, &chain.with_root(&root));
+            prop_assert!(truncated <= access::level(&member, &whole));
+            if depth <= storage_sql::TREE_DEPTH_MAX as usize {
+                prop_assert_eq!(truncated, access::level(&member, &whole));
+            }
+        }
+    }
+}

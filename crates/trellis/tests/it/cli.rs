@@ -151,3 +151,95 @@ async fn demo_users_tokens_and_trimming() {
     drop(server);
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// Pointed at a directory without a workspace, a command says which directory and how to
+/// choose another, and leaves nothing behind.
+#[test]
+fn commands_refuse_a_data_directory_without_a_workspace() {
+    let dir = temp_dir("empty");
+    let data_dir = dir.to_str().unwrap();
+    for args in [
+        vec!["token", "create", "--user", "ada@example.com"],
+        vec!["search", "anything", "--as", "ada@example.com"],
+        vec!["workspace", "set", "--members-access", "none"],
+    ] {
+        let output = std::process::Command::new(super::BIN)
+            .args(&args)
+            .args(["--data-dir", data_dir])
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "{args:?} should fail");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(data_dir), "{args:?}: {stderr}");
+        assert!(stderr.contains("--data-dir"), "{args:?}: {stderr}");
+        let left: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
+        assert!(left.is_empty(), "{args:?} left {left:?}");
+    }
+    // A directory that does not exist is not created either.
+    let missing = dir.join("nope");
+    let output = std::process::Command::new(super::BIN)
+        .args(["token", "create", "--user", "a@example.com", "--data-dir"])
+        .arg(&missing)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(!missing.exists());
+}
+
+/// `trellis -h`, then each command's, recursively: every argument and option has a line
+/// of help text.
+#[test]
+fn every_argument_has_help_text() {
+    fn help(path: &[String]) -> String {
+        // `-h`: the short form puts each argument's help on its own line.
+        let output = std::process::Command::new(super::BIN)
+            .args(path)
+            .arg("-h")
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{path:?} --help");
+        String::from_utf8_lossy(&output.stdout).to_string()
+    }
+    let mut pending = vec![Vec::<String>::new()];
+    let mut checked = 0;
+    while let Some(path) = pending.pop() {
+        let text = help(&path);
+        let mut section = "";
+        for line in text.lines() {
+            if !line.starts_with(' ') && line.ends_with(':') {
+                section = line;
+                continue;
+            }
+            let Some(entry) = line.strip_prefix("  ") else {
+                continue;
+            };
+            if entry.starts_with(' ') || entry.is_empty() {
+                continue;
+            }
+            match section {
+                "Commands:" => {
+                    let name = entry.split_whitespace().next().unwrap();
+                    if name != "help" {
+                        let mut next = path.clone();
+                        next.push(name.to_string());
+                        pending.push(next);
+                    }
+                }
+                "Arguments:" | "Options:" => {
+                    // `NAME  help`: the help follows two or more spaces.
+                    let described = entry
+                        .split_once("  ")
+                        .is_some_and(|(_, rest)| !rest.trim().is_empty());
+                    assert!(
+                        described,
+                        "`trellis {}`: `{entry}` has no help text",
+                        path.join(" ")
+                    );
+                    checked += 1;
+                }
+                _ => {}
+            }
+        }
+    }
+    assert!(checked > 50, "only {checked} arguments were found");
+}

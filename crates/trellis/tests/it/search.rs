@@ -72,12 +72,30 @@ async fn semantic_search_finds_demo_pages_by_meaning() {
         "--data-dir",
         dir.to_str().unwrap(),
     ]);
+    let cases: Vec<Value> =
+        serde_json::from_str(include_str!("../../../workspace/demo/paraphrases.json")).unwrap();
+    // Right after the server is up, before waiting for anything, meaning already finds the
+    // demo's pages: the demo is embedded before the server listens.
+    let (code, body) = server
+        .request(
+            "POST",
+            "/v1/search",
+            Some(&ada),
+            Some(&json!({"query": cases[0]["query"], "mode": "semantic", "page_size": 3, "filter": {"property": "object", "value": "page"}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(code, 200, "{body}");
+    assert!(
+        titles(&body)
+            .iter()
+            .any(|t| t == cases[0]["expected_page"].as_str().unwrap()),
+        "{body}"
+    );
     let status = wait_until_indexed(&server, &ada).await;
     assert_eq!(status["model"], "sentence-transformers/all-MiniLM-L6-v2");
     assert!(status["chunks"].as_u64().unwrap() > 100, "{status}");
 
-    let cases: Vec<Value> =
-        serde_json::from_str(include_str!("../../../workspace/demo/paraphrases.json")).unwrap();
     let mut hits = [[0usize; 2]; 3];
     let modes = ["semantic", "hybrid", "keyword"];
     for case in &cases {
