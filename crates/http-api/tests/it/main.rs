@@ -2,6 +2,7 @@
 //! router, service and an in-memory SQLite store. No socket, no sleep.
 
 mod access_agreement;
+mod egress_registration;
 mod endpoints;
 mod errors;
 mod integrations;
