@@ -1,5 +1,6 @@
-//! The outbound HTTP capability: which origins a run may reach (pure), which addresses are
-//! public (pure), and the `wasi:http` send hook that enforces both after DNS resolution, caps
+//! The outbound HTTP capability: which origins a run may reach (pure), and the `wasi:http` send
+//! hook that enforces them and the `egress` address policy (which addresses are public, also
+//! pure, shared with webhook delivery) after DNS resolution, caps
 //! request and response bodies, counts a run's requests and records every attempt.
 //!
 //! Guests send through `wasi:http/outgoing-handler` (wasmtime-wasi-http); its `handle` builds an
@@ -7,7 +8,7 @@
 //! outside the store, so what it records goes into an [`EgressLog`] shared with the run.
 
 use std::future::Future;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
@@ -155,101 +156,14 @@ impl EgressPolicy {
     }
 }
 
-/// What kind of address an IP is, for deciding whether a run may connect to it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AddressClass {
-    Public,
-    Loopback,
-    /// RFC 1918, IPv6 unique-local, and carrier-grade NAT ranges.
-    Private,
-    /// 169.254.0.0/16 and fe80::/10; cloud metadata services live here.
-    LinkLocal,
-    /// Unspecified, broadcast, multicast, documentation and "this network" ranges.
-    NotRoutable,
-}
-
-impl AddressClass {
-    pub fn of(address: IpAddr) -> AddressClass {
-        match address {
-            IpAddr::V4(v4) => Self::of_v4(v4),
-            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-                Some(v4) => Self::of_v4(v4),
-                None => Self::of_v6(v6),
-            },
-        }
-    }
-
-    fn of_v4(address: Ipv4Addr) -> AddressClass {
-        let [first, second, ..] = address.octets();
-        if address.is_loopback() {
-            AddressClass::Loopback
-        } else if address.is_link_local() {
-            AddressClass::LinkLocal
-        } else if address.is_private() || (first == 100 && (64..128).contains(&second)) {
-            AddressClass::Private
-        } else if address.is_unspecified()
-            || address.is_broadcast()
-            || address.is_multicast()
-            || address.is_documentation()
-            || first == 0
-            || first >= 240
-        {
-            AddressClass::NotRoutable
-        } else {
-            AddressClass::Public
-        }
-    }
-
-    fn of_v6(address: Ipv6Addr) -> AddressClass {
-        let first_segment = address.segments()[0];
-        if address.is_loopback() {
-            AddressClass::Loopback
-        } else if first_segment & 0xffc0 == 0xfe80 {
-            AddressClass::LinkLocal
-        } else if first_segment & 0xfe00 == 0xfc00 {
-            AddressClass::Private
-        } else if address.is_unspecified()
-            || address.is_multicast()
-            || first_segment == 0x2001 && address.segments()[1] == 0x0db8
-        {
-            AddressClass::NotRoutable
-        } else {
-            AddressClass::Public
-        }
-    }
-
-    fn describe(self) -> &'static str {
-        match self {
-            AddressClass::Public => "public",
-            AddressClass::Loopback => "a loopback address",
-            AddressClass::Private => "a private address",
-            AddressClass::LinkLocal => "a link-local address (where cloud metadata lives)",
-            AddressClass::NotRoutable => "not a routable address",
-        }
-    }
-}
-
-/// Decides which addresses may be connected to.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct AddressGuard {
-    pub allow_private_networks: bool,
-}
-
-impl AddressGuard {
-    fn check(self, address: IpAddr) -> Result<(), String> {
-        let class = AddressClass::of(address);
-        if class == AddressClass::Public || self.allow_private_networks {
-            Ok(())
-        } else {
-            Err(format!("{address} is {}", class.describe()))
-        }
-    }
-}
+/// What kind of address an IP is: the `egress` policy's classification, which webhook delivery
+/// shares, re-exported for the runtime's callers.
+pub use egress::AddressClass;
 
 /// The DNS resolver of the HTTP client: the client connects only to the addresses it returns,
 /// so the check holds even if the name resolves differently on a second lookup.
 struct GuardedResolver {
-    guard: AddressGuard,
+    guard: egress::AddressPolicy,
 }
 
 /// The error the resolver fails with, found again in reqwest's error chain.
@@ -272,9 +186,9 @@ impl reqwest::dns::Resolve for GuardedResolver {
             let mut refusals = Vec::new();
             let mut allowed: Vec<SocketAddr> = Vec::new();
             for address in tokio::net::lookup_host((host.as_str(), 0)).await? {
-                match guard.check(address.ip()) {
+                match guard.check_address(address.ip()) {
                     Ok(()) => allowed.push(address),
-                    Err(reason) => refusals.push(reason),
+                    Err(refused) => refusals.push(refused.to_string()),
                 }
             }
             if allowed.is_empty() {
@@ -478,17 +392,13 @@ impl EgressHooks {
                 url.origin().ascii_serialization()
             )));
         }
-        // IP literals skip DNS, so the resolver never sees them: check them here.
-        let literal = match url.host() {
-            Some(url::Host::Ipv4(v4)) => Some(IpAddr::V4(v4)),
-            Some(url::Host::Ipv6(v6)) => Some(IpAddr::V6(v6)),
-            _ => None,
-        };
-        if let Some(address) = literal {
+        // IP literals skip DNS, so the resolver never sees them: check them here, and
+        // `localhost` names, which mean this host whatever a resolver says.
+        if let Some(host) = url.host() {
             self.sender
                 .guard
-                .check(address)
-                .map_err(Refusal::AddressProhibited)?;
+                .check_host(&host)
+                .map_err(|refused| Refusal::AddressProhibited(refused.to_string()))?;
         }
         Ok(url)
     }
@@ -704,14 +614,14 @@ pub(crate) fn recorded_url(url: &str) -> String {
 /// Sends outbound requests for runs. One per runtime; the connection pool is shared.
 pub(crate) struct HttpSender {
     client: reqwest::Client,
-    guard: AddressGuard,
+    guard: egress::AddressPolicy,
 }
 
 impl HttpSender {
     pub(crate) fn new(allow_private_networks: bool) -> Result<HttpSender, String> {
         // Pick ring as the TLS provider once per process; a second install is harmless.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let guard = AddressGuard {
+        let guard = egress::AddressPolicy {
             allow_private_networks,
         };
         let client = reqwest::Client::builder()

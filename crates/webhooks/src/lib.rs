@@ -5,9 +5,11 @@
 //! token>`, which `@notionhq/client`'s `verifyWebhookSignature` accepts), and records each
 //! attempt, retrying with backoff.
 //!
-//! Outbound requests never reach loopback, private, link-local or metadata addresses unless
-//! the operator allows private networks: the check runs on the addresses DNS returns, and the
-//! connection uses only those checked addresses, so DNS rebinding cannot get through.
+//! Outbound requests never reach loopback, private, link-local, metadata or other non-public
+//! addresses (the `egress` policy, which also decodes IPv4 inside IPv6) unless the operator
+//! allows private networks: the check runs on a URL's literal host and on the addresses DNS
+//! returns, and the connection uses only those checked addresses, so DNS rebinding cannot get
+//! through. Registration refuses literal and `localhost` hosts earlier (`workspace`).
 
 mod guard;
 mod payload;
@@ -15,10 +17,10 @@ mod payload;
 use std::sync::Arc;
 use std::time::Duration;
 
+use egress::AddressPolicy;
 use tokio::task::JoinSet;
 use workspace::{AttemptOutcome, Delivery, Subscription, Workspace};
 
-pub use guard::{AddressPolicy, is_public};
 pub use payload::{event_payload, sign};
 
 /// Delivery settings, with units in their names.
@@ -91,8 +93,9 @@ impl Sender {
                 };
             }
         };
-        // Literal IP hosts skip DNS, so check them here.
-        if let Some(reason) = self.policy.refuse_literal_host(&url) {
+        // Literal IP hosts skip DNS, so check them here. Registration refused them already
+        // unless the subscription predates that check or private networks were allowed then.
+        if let Some(reason) = guard::refuse_literal_host(self.policy, &url) {
             return AttemptOutcome::Failed {
                 status_code: None,
                 error: reason,

@@ -56,6 +56,8 @@ pub struct Workspace {
     store: Store,
     /// Full-content search, when an embedder is configured.
     content: Option<std::sync::Arc<ContentSearch>>,
+    /// Whether webhook subscriptions may name loopback and private-network hosts.
+    webhook_allow_private_networks: bool,
 }
 
 impl Workspace {
@@ -64,6 +66,7 @@ impl Workspace {
         let workspace = Workspace {
             store,
             content: None,
+            webhook_allow_private_networks: false,
         };
         workspace.ensure_workspace("Trellis").await?;
         Ok(workspace)
@@ -71,5 +74,13 @@ impl Workspace {
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// Lets webhook subscriptions name loopback, private and other non-public hosts
+    /// (`--webhook-allow-private-networks`, for development and tests). Delivery has its own
+    /// switch, `webhooks::Config::allow_private_networks`; the binary sets both from one flag.
+    pub fn allow_webhook_private_networks(mut self, allowed: bool) -> Workspace {
+        self.webhook_allow_private_networks = allowed;
+        self
     }
 }

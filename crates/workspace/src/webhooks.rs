@@ -147,6 +147,31 @@ async fn can_read(tx: &mut Tx, root: &access::Node, actor: &Actor, id: Id) -> Re
 }
 
 impl Workspace {
+    /// Refuses, at registration, a URL whose host needs no DNS to be found internal: an IP
+    /// literal in any spelling the URL parser accepts (`2130706433`, `0x7f.1`,
+    /// `[::ffff:127.0.0.1]`, ...) that the `egress` policy refuses, or a `localhost` name.
+    /// Other names are checked on their resolved addresses at each delivery, as they may
+    /// resolve differently by then.
+    fn check_webhook_host(&self, url: &str) -> Result<()> {
+        // The same parser as delivery's (reqwest's `Url` is `url::Url`), so both see one host.
+        let parsed = url::Url::parse(url)
+            .map_err(|error| Error::validation("url", format!("`{url}` is not a URL: {error}")))?;
+        let Some(host) = parsed.host() else {
+            return Err(Error::validation("url", format!("`{url}` has no host")));
+        };
+        let policy = egress::AddressPolicy {
+            allow_private_networks: self.webhook_allow_private_networks,
+        };
+        policy.check_host(&host).map_err(|refused| {
+            Error::validation(
+                "url",
+                format!(
+                    "`{url}` is refused: {refused}; a webhook must be delivered to a public address"
+                ),
+            )
+        })
+    }
+
     pub async fn create_subscription(
         &self,
         actor: &Actor,
@@ -163,6 +188,7 @@ impl Workspace {
                 "should be an http:// or https:// URL of at most 2000 characters",
             ));
         }
+        self.check_webhook_host(&url)?;
         for (index, event_type) in new.event_types.iter().enumerate() {
             if !EVENT_TYPES.contains(&event_type.as_str()) {
                 return Err(Error::validation(

@@ -3,6 +3,7 @@
 
 mod access_agreement;
 mod edge;
+mod egress_registration;
 mod endpoints;
 mod errors;
 mod integrations;

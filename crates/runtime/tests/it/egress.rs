@@ -72,22 +72,31 @@ fn malformed_origins_are_refused_with_a_reason() {
     }
 }
 
+/// The runtime judges addresses by the `egress` policy (its own suite has every range); these
+/// are the ones an integration is most likely to be aimed at.
 #[test]
 fn addresses_are_classified() {
     let class = |text: &str| AddressClass::of(text.parse::<IpAddr>().unwrap());
     assert_eq!(class("127.0.0.1"), AddressClass::Loopback);
     assert_eq!(class("::1"), AddressClass::Loopback);
     assert_eq!(class("::ffff:127.0.0.1"), AddressClass::Loopback);
+    assert_eq!(class("::127.0.0.1"), AddressClass::Loopback);
+    assert_eq!(class("64:ff9b::7f00:1"), AddressClass::Loopback);
+    assert_eq!(class("2002:7f00:1::1"), AddressClass::Loopback);
     assert_eq!(class("10.0.0.8"), AddressClass::Private);
     assert_eq!(class("172.20.1.1"), AddressClass::Private);
     assert_eq!(class("192.168.0.1"), AddressClass::Private);
-    assert_eq!(class("100.100.100.200"), AddressClass::Private);
+    assert_eq!(class("100.100.100.200"), AddressClass::SharedAddressSpace);
     assert_eq!(class("fd00:ec2::254"), AddressClass::Private);
     assert_eq!(class("169.254.169.254"), AddressClass::LinkLocal);
+    assert_eq!(class("::a9fe:a9fe"), AddressClass::LinkLocal);
     assert_eq!(class("fe80::1"), AddressClass::LinkLocal);
-    assert_eq!(class("0.0.0.0"), AddressClass::NotRoutable);
-    assert_eq!(class("255.255.255.255"), AddressClass::NotRoutable);
-    assert_eq!(class("224.0.0.1"), AddressClass::NotRoutable);
+    assert_eq!(class("0.0.0.0"), AddressClass::Unspecified);
+    assert_eq!(class("255.255.255.255"), AddressClass::Broadcast);
+    assert_eq!(class("240.0.0.1"), AddressClass::Reserved);
+    assert_eq!(class("198.18.0.1"), AddressClass::Benchmarking);
+    assert_eq!(class("224.0.0.1"), AddressClass::Multicast);
+    assert_eq!(class("2001::1"), AddressClass::Teredo);
     assert_eq!(class("93.184.216.34"), AddressClass::Public);
     assert_eq!(class("2606:4700::1111"), AddressClass::Public);
 }
@@ -190,7 +199,7 @@ async fn an_approved_origin_is_reached_and_recorded() {
 async fn internal_addresses_are_refused_even_when_declared() {
     let (runtime, component) = runtime_and_probe(false);
     let port = one_shot_server("secret").await;
-    for host in ["127.0.0.1", "localhost"] {
+    for host in ["127.0.0.1", "localhost", "[::ffff:127.0.0.1]", "2130706433"] {
         let origin = format!("http://{host}:{port}");
         let outcome = runtime
             .run(&component, http_request(format!("{origin}/"), &[origin]))

@@ -1,0 +1,3 @@
+//! The webhooks crate's one integration-test binary.
+
+mod delivery_guard;
