@@ -5,7 +5,10 @@ mod access_agreement;
 mod endpoints;
 mod errors;
 mod integrations;
+mod login;
 mod provisional;
+mod search_status;
+mod tokens;
 
 #[path = "../../../runtime/tests/it/guests.rs"]
 #[allow(dead_code)]
