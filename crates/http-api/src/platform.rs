@@ -1,14 +1,21 @@
 //! Trellis's own endpoints, outside Notion's `/v1`: webhook subscriptions (Notion only
-//! offers a dashboard for them), signing in with a password, and sharing.
+//! offers a dashboard for them), signing in with a password, API tokens, and sharing.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::rejection::ExtensionRejection;
+use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::routing::{delete, get, post};
+use axum::{Extension, Json, Router};
 use serde_json::{Value, json};
-use workspace::{Delivery, Grantee, Level, Subscription};
+use workspace::{
+    Delivery, Grantee, Level, LoginLimiter, LoginLimits, Subscription, TokenRecord, TokenSubject,
+};
 
 use crate::error::ApiError;
 use crate::routes::{AppState, body, path_id};
@@ -17,8 +24,15 @@ use notion_json::parse;
 type ApiResult = Result<Response, ApiError>;
 
 pub fn routes() -> Router<AppState> {
+    // One limiter per router: each server (and each in-process test) counts its own failures.
+    let login_limiter = Arc::new(LoginLimiter::new(LoginLimits::default()));
     Router::new()
-        .route("/platform/v1/login", post(login))
+        .route(
+            "/platform/v1/login",
+            post(login).layer(Extension(login_limiter)),
+        )
+        .route("/platform/v1/tokens", get(list_tokens).post(create_token))
+        .route("/platform/v1/tokens/{id}", delete(revoke_token))
         .route(
             "/platform/v1/webhooks",
             post(create_webhook).get(list_webhooks),
@@ -40,8 +54,11 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// Content search's state: model, index sizes, events not yet indexed, how the index opened.
+/// Owners only: the counts are workspace-wide, so they tell a guest or a member about pages
+/// they cannot read.
 async fn search_status(State(state): State<AppState>, headers: HeaderMap) -> ApiResult {
-    state.actor(&headers).await?;
+    let actor = state.actor(&headers).await?;
+    workspace::require_owner(&actor, "read the search status")?;
     let status = state.workspace.content_status().await?;
     Ok(Json(json!({
         "object": "search_status",
@@ -190,20 +207,163 @@ fn string_field<'a>(body: &'a Value, key: &str) -> Result<&'a str, ApiError> {
         .ok_or_else(|| ApiError::validation(document::Error::new(key, "should be a string")))
 }
 
-/// Exchanges an email and password for a personal token.
-async fn login(State(state): State<AppState>, bytes: Bytes) -> ApiResult {
+/// Exchanges an email and password for a personal token. Failed attempts are limited per
+/// account and per client address (see [`LoginLimiter`]); past a limit the answer is `429
+/// rate_limited` with `Retry-After`, before any password is checked.
+async fn login(
+    State(state): State<AppState>,
+    Extension(limiter): Extension<Arc<LoginLimiter>>,
+    connect_info: Result<ConnectInfo<SocketAddr>, ExtensionRejection>,
+    bytes: Bytes,
+) -> ApiResult {
     let body = body(&bytes)?;
     let email = string_field(&body, "email")?;
     let password = string_field(&body, "password")?;
+    let address = client_address(connect_info.ok().map(|ConnectInfo(address)| address.ip()));
+    limiter
+        .begin(email, &address, Instant::now())
+        .map_err(rate_limited)?;
     let user = state.workspace.check_password(email, password).await?;
-    let token = state
+    limiter.succeeded(email, &address, Instant::now());
+    let (token, secret) = state
         .workspace
-        .create_token(workspace::TokenSubject::User(user.id), "login")
+        .issue_token(TokenSubject::User(user.id), "login", None)
         .await?;
-    Ok(
-        Json(json!({"object": "token", "token": token, "user_id": user.id.to_string()}))
-            .into_response(),
-    )
+    let mut value = token_json(&token);
+    value["token"] = json!(secret);
+    value["user_id"] = json!(user.id.to_string());
+    Ok(Json(value).into_response())
+}
+
+/// The key a client's failed sign-ins are counted under. IPv6 clients are counted by their
+/// /64, which one subscriber usually holds whole. Without a connection address (a router
+/// served without connect info, as in-process tests are) every client shares one key. Behind
+/// a reverse proxy the address is the proxy's: forwarded headers are not trusted, since any
+/// client can write them.
+fn client_address(ip: Option<IpAddr>) -> String {
+    match ip.map(|ip| ip.to_canonical()) {
+        None => "unknown".to_string(),
+        Some(IpAddr::V4(ip)) => ip.to_string(),
+        Some(IpAddr::V6(ip)) => {
+            let segments = ip.segments();
+            format!(
+                "{:x}:{:x}:{:x}:{:x}::/64",
+                segments[0], segments[1], segments[2], segments[3]
+            )
+        }
+    }
+}
+
+fn rate_limited(wait: Duration) -> ApiError {
+    let seconds = wait.as_millis().div_ceil(1000).max(1) as u64;
+    let mut error = ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+        format!("Too many failed sign-ins. Please try again in {seconds} seconds."),
+    );
+    error.retry_after_seconds = Some(seconds);
+    error
+}
+
+/// A token as listed: never its secret, nor the hash it is stored as.
+fn token_json(token: &TokenRecord) -> Value {
+    let subject = match token.subject {
+        TokenSubject::User(id) => json!({"type": "user", "user_id": id.to_string()}),
+        TokenSubject::Integration(id) => {
+            json!({"type": "integration", "integration_id": id.to_string()})
+        }
+    };
+    json!({
+        "object": "token",
+        "id": token.id.to_string(),
+        "name": token.name,
+        "subject": subject,
+        "status": workspace::token_status(token, document::time::now_ms()).name(),
+        "created_time": document::time::format_ms(token.created_time),
+        "expires_time": token.expires_time.map(document::time::format_ms),
+        "revoked_time": token.revoked_time.map(document::time::format_ms),
+    })
+}
+
+#[derive(serde::Deserialize)]
+struct TokenListQuery {
+    user_id: Option<String>,
+    start_cursor: Option<String>,
+    page_size: Option<String>,
+}
+
+/// The caller's personal tokens; owners may pass `?user_id=` for someone else's.
+async fn list_tokens(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<TokenListQuery>,
+) -> ApiResult {
+    let actor = state.actor(&headers).await?;
+    let user_id = match &query.user_id {
+        None => None,
+        Some(id) => Some(document::Id::parse(id).ok_or_else(|| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "validation_error",
+                format!("query failed validation: query.user_id should be a valid uuid, instead was `\"{id}\"`."),
+            )
+        })?),
+    };
+    let size = crate::routes::page_size(query.page_size.map(Value::String).as_ref(), "page_size")?;
+    let page = state
+        .workspace
+        .list_tokens(&actor, user_id, query.start_cursor, size)
+        .await?;
+    let results = page.results.iter().map(token_json).collect();
+    Ok(Json(notion_json::render::list(
+        results,
+        page.next_cursor,
+        "token",
+    ))
+    .into_response())
+}
+
+/// `{"name", "expires_in_days"?}` → a personal token for the caller. The secret is in this
+/// answer only.
+async fn create_token(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> ApiResult {
+    let actor = state.actor(&headers).await?;
+    let body = body(&bytes)?;
+    let name = string_field(&body, "name")?;
+    let expires_in_days = match body.get("expires_in_days") {
+        None | Some(Value::Null) => None,
+        Some(value) => Some(value.as_i64().ok_or_else(|| {
+            ApiError::validation(document::Error::new(
+                "expires_in_days",
+                format!(
+                    "should be a whole number of days between 1 and {}, instead was `{value}`",
+                    workspace::TOKEN_EXPIRES_IN_DAYS_MAX
+                ),
+            ))
+        })?),
+    };
+    let (token, secret) = state
+        .workspace
+        .create_personal_token(&actor, name, expires_in_days)
+        .await?;
+    let mut value = token_json(&token);
+    value["token"] = json!(secret);
+    Ok(Json(value).into_response())
+}
+
+/// Revokes a token: the caller's own, or any for owners. It stops working at once.
+async fn revoke_token(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult {
+    let actor = state.actor(&headers).await?;
+    let id = path_id("token_id", &id)?;
+    let token = state.workspace.revoke_token(&actor, id).await?;
+    Ok(Json(token_json(&token)).into_response())
 }
 
 async fn create_webhook(

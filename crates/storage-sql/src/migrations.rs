@@ -407,6 +407,31 @@ INSERT INTO run_directory_state (through_rowid) SELECT COALESCE(MAX(rowid), 0) F
 DROP INDEX integration_runs_by_installation
 "#;
 
+/// Tokens get an id (to list and revoke them by, without showing their hash), an optional
+/// expiry and a revocation time. Existing tokens get random ids, hyphenated like every id:
+/// random hex in place first, then cut into the UUID's groups (one random value per row).
+/// No `last_used_time`: recording each use would make every authenticated request a write,
+/// and SQLite has one writer.
+const V11_SQLITE: &str = r#"
+ALTER TABLE tokens ADD COLUMN id TEXT;
+ALTER TABLE tokens ADD COLUMN expires_time BIGINT;
+ALTER TABLE tokens ADD COLUMN revoked_time BIGINT;
+UPDATE tokens SET id = lower(hex(randomblob(16)));
+UPDATE tokens SET id = substr(id, 1, 8) || '-' || substr(id, 9, 4) || '-' || substr(id, 13, 4) || '-' || substr(id, 17, 4) || '-' || substr(id, 21, 12);
+CREATE UNIQUE INDEX tokens_by_id ON tokens (id);
+CREATE INDEX tokens_by_user ON tokens (user_id, id)
+"#;
+
+const V11_POSTGRES: &str = r#"
+ALTER TABLE tokens ADD COLUMN id TEXT;
+ALTER TABLE tokens ADD COLUMN expires_time BIGINT;
+ALTER TABLE tokens ADD COLUMN revoked_time BIGINT;
+UPDATE tokens SET id = md5(random()::text || hash);
+UPDATE tokens SET id = substr(id, 1, 8) || '-' || substr(id, 9, 4) || '-' || substr(id, 13, 4) || '-' || substr(id, 17, 4) || '-' || substr(id, 21, 12);
+CREATE UNIQUE INDEX tokens_by_id ON tokens (id);
+CREATE INDEX tokens_by_user ON tokens (user_id, id)
+"#;
+
 pub fn all() -> Vec<Migration> {
     vec![
         Migration {
@@ -468,6 +493,12 @@ pub fn all() -> Vec<Migration> {
             name: "run directory",
             sqlite: V10_SQLITE,
             postgres: "",
+        },
+        Migration {
+            version: 11,
+            name: "token ids, expiry and revocation",
+            sqlite: V11_SQLITE,
+            postgres: V11_POSTGRES,
         },
     ]
 }
@@ -631,5 +662,99 @@ mod tests {
         };
         let url = crate::create_postgres_database(&base).await.unwrap();
         migration_8_keeps_runs_and_folds_usage(Store::connect(&url).await.unwrap()).await;
+    }
+
+    /// Tokens made under migration 10 get distinct, well-formed ids under 11, no expiry and no
+    /// revocation, and are found, listed and revoked by them.
+    async fn migration_11_gives_tokens_ids(store: Store) {
+        store.migrate_through(10).await.unwrap();
+        let user = crate::UserRecord {
+            id: Id::from_u128(1),
+            kind: crate::UserKind::Person,
+            role: access::Role::Member,
+            name: "Ada".into(),
+            email: Some("ada@example.com".into()),
+            avatar_url: None,
+            password_hash: None,
+            integration_id: None,
+            created_time: 0,
+        };
+        let mut tx = store.write().await.unwrap();
+        tx.insert_user(&user).await.unwrap();
+        for i in 0..3 {
+            // In the version 10 schema's own terms.
+            sqlx::query(
+                "INSERT INTO tokens (hash, kind, user_id, integration_id, name, created_time) \
+                 VALUES ($1, 'personal', $2, NULL, 'old', $3)",
+            )
+            .bind(format!("hash-{i}"))
+            .bind(user.id.to_string())
+            .bind(i as i64)
+            .execute(&mut *tx.tx)
+            .await
+            .unwrap();
+        }
+        tx.commit().await.unwrap();
+
+        store.migrate_through(i64::MAX).await.unwrap();
+        let mut tx = store.write().await.unwrap();
+        let mut ids = Vec::new();
+        for i in 0..3 {
+            let token = tx.find_token(&format!("hash-{i}")).await.unwrap().unwrap();
+            assert_eq!(
+                (
+                    token.subject,
+                    token.created_time,
+                    token.expires_time,
+                    token.revoked_time
+                ),
+                (crate::TokenSubject::User(user.id), i as i64, None, None)
+            );
+            assert_eq!(tx.get_token(token.id).await.unwrap().as_ref(), Some(&token));
+            ids.push(token.id);
+        }
+        ids.sort_by_key(|id| id.to_string());
+        ids.dedup();
+        assert_eq!(ids.len(), 3, "ids should be distinct: {ids:?}");
+        let listed: Vec<Id> = tx
+            .list_tokens(Some(user.id), None, 10)
+            .await
+            .unwrap()
+            .iter()
+            .map(|token| token.id)
+            .collect();
+        assert_eq!(listed, ids);
+        let after_first = tx.list_tokens(None, Some(ids[0]), 1).await.unwrap();
+        assert_eq!(after_first.len(), 1);
+        assert_eq!(after_first[0].id, ids[1]);
+        tx.revoke_token(ids[1], 77).await.unwrap();
+        tx.revoke_token(ids[1], 78).await.unwrap();
+        assert_eq!(
+            tx.get_token(ids[1]).await.unwrap().unwrap().revoked_time,
+            Some(77)
+        );
+        tx.commit().await.unwrap();
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn migration_11_on_sqlite() {
+        let dir = std::env::temp_dir().join(format!("trellis-migrate-11-{}", Id::new()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.join("trellis.db").display());
+        migration_11_gives_tokens_ids(Store::connect(&url).await.unwrap()).await;
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[tokio::test]
+    async fn migration_11_on_postgres() {
+        let Some(base) = std::env::var("TRELLIS_TEST_POSTGRES_URL")
+            .ok()
+            .filter(|url| !url.is_empty())
+        else {
+            return;
+        };
+        let url = crate::create_postgres_database(&base).await.unwrap();
+        migration_11_gives_tokens_ids(Store::connect(&url).await.unwrap()).await;
     }
 }

@@ -52,11 +52,17 @@ pub enum TokenSubject {
     Integration(Id),
 }
 
+/// An API token as stored, without its secret: the hash is the key it is found by, and
+/// never leaves this crate.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TokenRecord {
+    pub id: Id,
     pub subject: TokenSubject,
     pub name: String,
     pub created_time: i64,
+    /// When it stops working; `None` never.
+    pub expires_time: Option<i64>,
+    pub revoked_time: Option<i64>,
 }
 
 fn role_name(role: Role) -> &'static str {
@@ -356,55 +362,113 @@ impl Tx {
         row.as_ref().map(decode_integration).transpose()
     }
 
-    pub async fn insert_token(
-        &mut self,
-        hash: &str,
-        subject: TokenSubject,
-        name: &str,
-        time: i64,
-    ) -> Result<()> {
-        let (kind, user, integration) = match subject {
+    pub async fn insert_token(&mut self, hash: &str, token: &TokenRecord) -> Result<()> {
+        let (kind, user, integration) = match token.subject {
             TokenSubject::User(id) => ("personal", Some(id.to_string()), None),
             TokenSubject::Integration(id) => ("integration", None, Some(id.to_string())),
         };
-        sqlx::query("INSERT INTO tokens (hash, kind, user_id, integration_id, name, created_time) VALUES ($1, $2, $3, $4, $5, $6)")
-            .bind(hash.to_string())
-            .bind(kind)
-            .bind(user)
-            .bind(integration)
-            .bind(name.to_string())
+        sqlx::query(&format!(
+            "INSERT INTO tokens (hash, {TOKEN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+        ))
+        .bind(hash.to_string())
+        .bind(token.id.to_string())
+        .bind(kind)
+        .bind(user)
+        .bind(integration)
+        .bind(token.name.clone())
+        .bind(token.created_time)
+        .bind(token.expires_time)
+        .bind(token.revoked_time)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// The token with this hash, revoked and expired ones included: the caller decides.
+    pub async fn find_token(&mut self, hash: &str) -> Result<Option<TokenRecord>> {
+        let row = sqlx::query(&format!(
+            "SELECT {TOKEN_COLUMNS} FROM tokens WHERE hash = $1"
+        ))
+        .bind(hash.to_string())
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        row.as_ref().map(decode_token).transpose()
+    }
+
+    pub async fn get_token(&mut self, id: Id) -> Result<Option<TokenRecord>> {
+        let row = sqlx::query(&format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE id = $1"))
+            .bind(id.to_string())
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        row.as_ref().map(decode_token).transpose()
+    }
+
+    /// Tokens ordered by id after `after`: a user's personal tokens, or every token (personal
+    /// and integration) when `user_id` is `None`.
+    pub async fn list_tokens(
+        &mut self,
+        user_id: Option<Id>,
+        after: Option<Id>,
+        limit: i64,
+    ) -> Result<Vec<TokenRecord>> {
+        let after = after.map(|id| id.to_string()).unwrap_or_default();
+        let rows = match user_id {
+            Some(user_id) => {
+                sqlx::query(&format!(
+                    "SELECT {TOKEN_COLUMNS} FROM tokens WHERE user_id = $1 AND id > $2 ORDER BY id LIMIT $3"
+                ))
+                .bind(user_id.to_string())
+                .bind(after)
+                .bind(limit)
+                .fetch_all(&mut *self.tx)
+                .await?
+            }
+            None => {
+                sqlx::query(&format!(
+                    "SELECT {TOKEN_COLUMNS} FROM tokens WHERE id > $1 ORDER BY id LIMIT $2"
+                ))
+                .bind(after)
+                .bind(limit)
+                .fetch_all(&mut *self.tx)
+                .await?
+            }
+        };
+        rows.iter().map(decode_token).collect()
+    }
+
+    /// Marks a token revoked at `time`; a token already revoked keeps its first time.
+    pub async fn revoke_token(&mut self, id: Id, time: i64) -> Result<()> {
+        sqlx::query("UPDATE tokens SET revoked_time = $1 WHERE id = $2 AND revoked_time IS NULL")
             .bind(time)
+            .bind(id.to_string())
             .execute(&mut *self.tx)
             .await?;
         Ok(())
     }
+}
 
-    pub async fn find_token(&mut self, hash: &str) -> Result<Option<TokenRecord>> {
-        let row = sqlx::query(
-            "SELECT kind, user_id, integration_id, name, created_time FROM tokens WHERE hash = $1",
-        )
-        .bind(hash.to_string())
-        .fetch_optional(&mut *self.tx)
-        .await?;
-        let Some(row) = row else { return Ok(None) };
-        let kind: String = row.try_get(0)?;
-        let user: Option<String> = row.try_get(1)?;
-        let integration: Option<String> = row.try_get(2)?;
-        let subject = match (kind.as_str(), user, integration) {
-            ("personal", Some(user), _) => TokenSubject::User(parse_id(&user)?),
-            ("integration", _, Some(integration)) => {
-                TokenSubject::Integration(parse_id(&integration)?)
-            }
-            _ => {
-                return Err(Error::Corrupt(format!(
-                    "token of kind `{kind}` without its subject"
-                )));
-            }
-        };
-        Ok(Some(TokenRecord {
-            subject,
-            name: row.try_get(3)?,
-            created_time: row.try_get(4)?,
-        }))
-    }
+const TOKEN_COLUMNS: &str =
+    "id, kind, user_id, integration_id, name, created_time, expires_time, revoked_time";
+
+fn decode_token(row: &AnyRow) -> Result<TokenRecord> {
+    let kind: String = row.try_get("kind")?;
+    let user: Option<String> = row.try_get("user_id")?;
+    let integration: Option<String> = row.try_get("integration_id")?;
+    let subject = match (kind.as_str(), user, integration) {
+        ("personal", Some(user), _) => TokenSubject::User(parse_id(&user)?),
+        ("integration", _, Some(integration)) => TokenSubject::Integration(parse_id(&integration)?),
+        _ => {
+            return Err(Error::Corrupt(format!(
+                "token of kind `{kind}` without its subject"
+            )));
+        }
+    };
+    Ok(TokenRecord {
+        id: parse_id(&row.try_get::<String, _>("id")?)?,
+        subject,
+        name: row.try_get("name")?,
+        created_time: row.try_get("created_time")?,
+        expires_time: row.try_get("expires_time")?,
+        revoked_time: row.try_get("revoked_time")?,
+    })
 }

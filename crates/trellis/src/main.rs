@@ -434,6 +434,29 @@ enum TokenCommand {
         /// A name to remember the token by.
         #[arg(long, default_value = "cli")]
         name: String,
+        /// Make the token stop working this many days from now (1 to 3650); without it the
+        /// token works until revoked.
+        #[arg(
+            long,
+            value_name = "DAYS",
+            value_parser = clap::value_parser!(i64).range(1..=workspace::TOKEN_EXPIRES_IN_DAYS_MAX)
+        )]
+        expires_in_days: Option<i64>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// List tokens (never their secrets): id, status, name, subject, created, expires, revoked.
+    List {
+        /// Only this user's personal tokens (default: every token, integrations' included).
+        #[arg(long, value_name = "EMAIL")]
+        user: Option<String>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Revoke a token by its id (from `token list`); it stops working at once.
+    Revoke {
+        /// The token's id, as `token list` prints it.
+        token_id: String,
         #[command(flatten)]
         store: StoreArgs,
     },
@@ -662,12 +685,70 @@ async fn run() -> Result<()> {
             Ok(())
         }
         Command::Token {
+            command: TokenCommand::List { user, store },
+        } => {
+            let workspace = store.open().await?;
+            let user_id = match &user {
+                Some(email) => Some(
+                    workspace
+                        .find_user(email)
+                        .await?
+                        .with_context(|| format!("no user with email {email}"))?
+                        .id,
+                ),
+                None => None,
+            };
+            let now = workspace::time::now_ms();
+            let time_text = workspace::time::format_ms;
+            let time = |ms: Option<i64>| ms.map(time_text).unwrap_or_else(|| "-".into());
+            println!("ID\tSTATUS\tNAME\tSUBJECT\tCREATED\tEXPIRES\tREVOKED");
+            for token in workspace.all_tokens(user_id).await? {
+                let subject = match token.subject {
+                    TokenSubject::User(id) => format!("user:{id}"),
+                    TokenSubject::Integration(id) => format!("integration:{id}"),
+                };
+                println!(
+                    "{}\t{}\t{}\t{subject}\t{}\t{}\t{}",
+                    token.id,
+                    workspace::token_status(&token, now).name(),
+                    token.name,
+                    time_text(token.created_time),
+                    time(token.expires_time),
+                    time(token.revoked_time),
+                );
+            }
+            Ok(())
+        }
+        Command::Token {
+            command: TokenCommand::Revoke { token_id, store },
+        } => {
+            let id = token_id.parse().map_err(|()| {
+                anyhow::anyhow!("`{token_id}` is not a token id (see `trellis token list`)")
+            })?;
+            let workspace = store.open().await?;
+            let token = match workspace.revoke_any_token(id).await {
+                Err(workspace::Error::NotFound { .. }) => bail!("no token with id {id}"),
+                other => other?,
+            };
+            println!(
+                "revoked token {} ({}) at {}",
+                token.id,
+                token.name,
+                token
+                    .revoked_time
+                    .map(workspace::time::format_ms)
+                    .unwrap_or_default()
+            );
+            Ok(())
+        }
+        Command::Token {
             command:
                 TokenCommand::Create {
                     user,
                     integration,
                     capabilities,
                     name,
+                    expires_in_days,
                     store,
                 },
         } => {
@@ -702,7 +783,9 @@ async fn run() -> Result<()> {
                 }
                 (None, None) => bail!("give --user EMAIL or --integration NAME"),
             };
-            let token = workspace.create_token(subject, &name).await?;
+            let (_, token) = workspace
+                .issue_token(subject, &name, expires_in_days)
+                .await?;
             println!("{token}");
             Ok(())
         }

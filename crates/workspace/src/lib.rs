@@ -23,7 +23,12 @@ pub mod demo;
 
 pub use access::Grantee;
 pub use access::{Actor, Capabilities, Level, Role};
-pub use admin::{NewUser, TokenKind, hash_token};
+pub use admin::{
+    LOGIN_FAILURE_WINDOW_SECONDS, LOGIN_FAILURES_PER_ACCOUNT_MAX, LOGIN_FAILURES_PER_ADDRESS_MAX,
+    LOGIN_KEY_BYTES_MAX, LOGIN_LIMITER_KEYS_MAX, LOGIN_TRUSTED_ADDRESS_DAYS, LoginLimiter,
+    LoginLimits, NewUser, TOKEN_EXPIRES_IN_DAYS_MAX, TOKEN_NAME_CHARS_MAX, TokenKind, TokenStatus,
+    hash_token, require_owner, token_status,
+};
 pub use blocks::{AppendPosition, BlockView};
 pub use comments::CommentTarget;
 pub use content::{
@@ -35,6 +40,8 @@ pub use data::{
     DataSourceUpdate, DataSourceView, DatabaseUpdate, DatabaseView, NewDataSource, NewDatabase,
     QueryRequest, SchemaEdit,
 };
+/// Records carry times as milliseconds since the epoch; callers render them with this.
+pub use document::time;
 pub use error::{Error, Result};
 pub use freshness::{FreshnessSummary, LagStats};
 pub use pages::{NewPage, PageMarkdown, PageUpdate, PageView, ParentInput};
@@ -42,7 +49,8 @@ pub use request::Page as ListPage;
 pub use search::{SearchFilter, SearchRequest, SearchResult};
 pub use session::Session;
 pub use storage_sql::{
-    AuditEntry, ChangeCursor, ChangeRecord, Comment, Store, TokenSubject, UserKind, UserRecord,
+    AuditEntry, ChangeCursor, ChangeRecord, Comment, Store, TokenRecord, TokenSubject, UserKind,
+    UserRecord,
 };
 pub use storage_sql::{
     Delivery, DeliveryStatus, Subscription, decode_capabilities, encode_capabilities,

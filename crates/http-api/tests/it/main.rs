@@ -7,8 +7,11 @@ mod egress_registration;
 mod endpoints;
 mod errors;
 mod integrations;
+mod login;
 mod provisional;
+mod search_status;
 mod server;
+mod tokens;
 
 #[path = "../../../runtime/tests/it/guests.rs"]
 #[allow(dead_code)]

@@ -5,6 +5,7 @@ mod crash;
 mod integrations;
 mod scaffold;
 mod search;
+mod tokens;
 mod webhooks;
 
 use std::path::{Path, PathBuf};
