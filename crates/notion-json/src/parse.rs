@@ -1431,18 +1431,8 @@ fn date_condition(operator: &str, operand: &Value, field: &str) -> Result<DateCo
 
 /// A query's `sorts`: `[{"property", "direction"} | {"timestamp", "direction"}]`.
 pub fn sorts(value: &Value, field: &str) -> Result<Vec<Sort>> {
-    let items = bounded_array(value, field)?;
-    let max = document::limits::SORTS_PER_QUERY_MAX;
-    if items.len() > max {
-        return Err(Error::new(
-            field,
-            format!(
-                "should have at most {max} items, instead has {}",
-                items.len()
-            ),
-        ));
-    }
-    items
+    // At most `SORTS_PER_QUERY_MAX` are accepted, by `document::filter::resolve_sorts`.
+    bounded_array(value, field)?
         .iter()
         .enumerate()
         .map(|(index, item)| sort(item, &at(field, index)))

@@ -528,7 +528,10 @@ async fn run() -> Result<()> {
             search,
             integrations,
         } => {
-            let workspace = store.open_or_create().await?;
+            let workspace = store
+                .open_or_create()
+                .await?
+                .allow_webhook_private_networks(webhook_allow_private_networks);
             if demo {
                 let summary = workspace::demo::load(&workspace)
                     .await
