@@ -127,13 +127,8 @@ pub fn router(
         .route("/v1/comments", post(create_comment).get(list_comments))
         .merge(crate::platform::routes())
         .merge(crate::integration_routes::routes())
-        .fallback(|| async {
-            ApiError::new(
-                StatusCode::NOT_FOUND,
-                "invalid_request_url",
-                "Invalid request URL.",
-            )
-        })
+        // Notion answers an unknown route with 400 `invalid_request_url`; the SDKs expect it.
+        .fallback(|| async { ApiError::invalid_url("Invalid request URL.") })
         // Bodies past the limit are refused by the edge when declared, and here while read
         // (chunked); the edge turns this layer's bare 413 into Notion's error object.
         .layer(DefaultBodyLimit::max(

@@ -54,7 +54,7 @@ async fn unknown_routes_and_wrong_methods_answer_notion_errors() {
             .unwrap(),
     )
     .await;
-    assert_notion_error(&answer, StatusCode::NOT_FOUND, "invalid_request_url");
+    assert_notion_error(&answer, StatusCode::BAD_REQUEST, "invalid_request_url");
     let answer = send(
         &h,
         request(&h, Method::GET, "/nowhere")
@@ -62,7 +62,7 @@ async fn unknown_routes_and_wrong_methods_answer_notion_errors() {
             .unwrap(),
     )
     .await;
-    assert_notion_error(&answer, StatusCode::NOT_FOUND, "invalid_request_url");
+    assert_notion_error(&answer, StatusCode::BAD_REQUEST, "invalid_request_url");
 
     let answer = send(
         &h,

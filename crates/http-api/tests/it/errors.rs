@@ -34,7 +34,12 @@ async fn malformed_requests() {
         .await;
     assert_error(status, &body, StatusCode::BAD_REQUEST, "invalid_json");
     let (status, body) = h.call(&h.ada, Method::GET, "/v1/nothing/here", None).await;
-    assert_error(status, &body, StatusCode::NOT_FOUND, "invalid_request_url");
+    assert_error(
+        status,
+        &body,
+        StatusCode::BAD_REQUEST,
+        "invalid_request_url",
+    );
     let (status, body) = h
         .call(&h.ada, Method::GET, "/v1/pages/not-a-uuid", None)
         .await;
