@@ -254,9 +254,11 @@ fn body_bytes_max(path: &str) -> usize {
     }
 }
 
+/// Notion answers an oversized body with `400 validation_error`, and the official SDK suites
+/// expect that status.
 pub(crate) fn body_too_large(length: usize, max: usize) -> ApiError {
     ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
+        StatusCode::BAD_REQUEST,
         "validation_error",
         format!("Request body too large: {length} bytes; the limit is {max} bytes."),
     )
@@ -337,7 +339,7 @@ pub(crate) async fn edge(State(state): State<AppState>, request: Request, next: 
             match admit(&state, &uri, &headers, client, body_hint_bytes).await {
                 Ok(()) => next.run(request).await,
                 Err(error) => {
-                    let drain_first = error.status == StatusCode::PAYLOAD_TOO_LARGE;
+                    let drain_first = error.message.starts_with("Request body too large");
                     let response = error.into_response();
                     if drain_first {
                         drain(request.into_body()).await;

@@ -123,7 +123,7 @@ async fn bodies_too_large_or_not_json_are_refused_before_reading() {
             .unwrap(),
     )
     .await;
-    assert_notion_error(&answer, StatusCode::PAYLOAD_TOO_LARGE, "validation_error");
+    assert_notion_error(&answer, StatusCode::BAD_REQUEST, "validation_error");
     // A large body from someone without a valid token is refused on its headers alone.
     let large = "x".repeat(100 * 1024);
     let answer = send(

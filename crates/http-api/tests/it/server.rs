@@ -136,7 +136,7 @@ async fn oversized_requests_get_notion_errors_over_a_real_connection() {
         }
     }
     let text = String::from_utf8_lossy(&buffer);
-    assert!(text.starts_with("HTTP/1.1 413"), "{text}");
+    assert!(text.starts_with("HTTP/1.1 400"), "{text}");
     assert!(text.contains("\"code\":\"validation_error\""), "{text}");
     drop(sender.await);
     served.stop().await;
