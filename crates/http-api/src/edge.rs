@@ -357,6 +357,12 @@ pub(crate) async fn edge(State(state): State<AppState>, request: Request, next: 
         // timeout): the same Notion error object, keeping headers such as `Allow`.
         let status = response.status();
         let (code, message) = code_for(status);
+        // A body cut off while read answers as one refused on its length: Notion's 400.
+        let status = if status == StatusCode::PAYLOAD_TOO_LARGE {
+            StatusCode::BAD_REQUEST
+        } else {
+            status
+        };
         let (parts, _) = response.into_parts();
         let mut error = REQUEST_ID
             .scope(request_id.clone(), async {
