@@ -8,45 +8,6 @@ fn run(args: &[&str]) -> std::process::Output {
     Command::new(BIN).args(args).output().unwrap()
 }
 
-#[test]
-fn every_token_argument_has_help() {
-    for (command, arguments) in [
-        (
-            "create",
-            &[
-                "--user",
-                "--integration",
-                "--capabilities",
-                "--name",
-                "--expires-in-days",
-            ][..],
-        ),
-        ("list", &["--user"][..]),
-        ("revoke", &["<TOKEN_ID>"][..]),
-    ] {
-        let help = run(&["token", command, "--help"]);
-        let text = String::from_utf8_lossy(&help.stdout);
-        for argument in arguments {
-            // Clap's short help gives each argument one line: the flag, its value's name, and
-            // the help text.
-            let line = text
-                .lines()
-                .map(str::trim)
-                .find(|line| line.split_whitespace().next() == Some(argument))
-                .unwrap_or_else(|| panic!("token {command} --help lacks {argument}: {text}"));
-            let help: Vec<&str> = line
-                .split_whitespace()
-                .skip(1)
-                .skip_while(|word| word.starts_with('<'))
-                .collect();
-            assert!(
-                !help.is_empty(),
-                "token {command}: {argument} has no help: {text}"
-            );
-        }
-    }
-}
-
 #[tokio::test]
 async fn tokens_are_listed_and_revoked_from_the_command_line() {
     let dir = temp_dir("tokens");
