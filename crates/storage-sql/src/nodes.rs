@@ -643,7 +643,7 @@ impl Tx {
             "WITH RECURSIVE sub(id, depth) AS ( \
                SELECT id, 1 FROM nodes WHERE parent_id = $1 \
                UNION ALL SELECT n.id, s.depth + 1 FROM nodes n JOIN sub s ON n.parent_id = s.id WHERE s.depth <= {TREE_DEPTH_MAX}) \
-             SELECT COALESCE(MAX(depth), 0) FROM sub"
+             SELECT CAST(COALESCE(MAX(depth), 0) AS BIGINT) FROM sub"
         );
         let height: i64 = sqlx::query_scalar(&sql)
             .bind(id.to_string())
