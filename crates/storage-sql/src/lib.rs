@@ -82,8 +82,13 @@ pub const SQLITE_READERS_MAX: u32 = 8;
 pub const POSTGRES_CONNECTIONS_MAX: u32 = 16;
 pub const CONNECT_TIMEOUT_MS: u64 = 10_000;
 pub const SQLITE_BUSY_TIMEOUT_MS: u64 = 10_000;
-/// Page cache per SQLite connection.
+/// Page cache per SQLite connection. The embedded store's page caches together stay under
+/// `(SQLITE_READERS_MAX + 1) * SQLITE_CACHE_KIB` (288 MiB), and under the database's size.
 pub const SQLITE_CACHE_KIB: u64 = 32 * 1024;
+/// A file store's pooled connection closes after this long unused (its page cache with it).
+pub const SQLITE_CONNECTION_IDLE_MS: u64 = 600_000;
+/// A file store's pooled connection is replaced after this long, however busy.
+pub const SQLITE_CONNECTION_LIFETIME_MS: u64 = 3_600_000;
 /// How often the background checkpointer copies a file store's WAL into the database
 /// (`PRAGMA wal_checkpoint(PASSIVE)`, which never blocks the writer or readers). SQLite's own
 /// automatic checkpoint runs inside the commit of the writer that crosses its threshold (1,000
@@ -256,12 +261,12 @@ impl Store {
                     .idle_timeout(if memory {
                         None
                     } else {
-                        Some(Duration::from_secs(600))
+                        Some(Duration::from_millis(SQLITE_CONNECTION_IDLE_MS))
                     })
                     .max_lifetime(if memory {
                         None
                     } else {
-                        Some(Duration::from_secs(3600))
+                        Some(Duration::from_millis(SQLITE_CONNECTION_LIFETIME_MS))
                     })
                     .after_connect(move |conn, _| {
                         let pragmas = pragmas.clone();

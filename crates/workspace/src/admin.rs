@@ -215,9 +215,9 @@ pub const LOGIN_FAILURES_PER_ACCOUNT_MAX: u32 = 10;
 /// Failed sign-ins from one client address, to any accounts, in a window before it is refused.
 pub const LOGIN_FAILURES_PER_ADDRESS_MAX: u32 = 30;
 /// How long failures are counted: a window starts with its first failure and does not grow.
-pub const LOGIN_FAILURE_WINDOW_SECONDS: u64 = 15 * 60;
+pub const LOGIN_FAILURE_WINDOW_MS: u64 = 15 * 60 * 1000;
 /// How long an address that signed in to an account stays exempt from that account's lockout.
-pub const LOGIN_TRUSTED_ADDRESS_DAYS: u64 = 30;
+pub const LOGIN_TRUSTED_ADDRESS_MS: u64 = 30 * 24 * 60 * 60 * 1000;
 /// Entries each of the limiter's three maps (accounts, addresses, trusted pairs) holds at most.
 pub const LOGIN_LIMITER_KEYS_MAX: usize = 10_000;
 /// Longest key kept; longer emails or addresses are cut (no account has a longer email).
@@ -228,8 +228,8 @@ pub const LOGIN_KEY_BYTES_MAX: usize = document::limits::EMAIL_CHARS_MAX;
 pub struct LoginLimits {
     pub failures_per_account_max: u32,
     pub failures_per_address_max: u32,
-    pub failure_window_seconds: u64,
-    pub trusted_address_days: u64,
+    pub failure_window_ms: u64,
+    pub trusted_address_ms: u64,
     pub keys_max: usize,
 }
 
@@ -238,8 +238,8 @@ impl Default for LoginLimits {
         LoginLimits {
             failures_per_account_max: LOGIN_FAILURES_PER_ACCOUNT_MAX,
             failures_per_address_max: LOGIN_FAILURES_PER_ADDRESS_MAX,
-            failure_window_seconds: LOGIN_FAILURE_WINDOW_SECONDS,
-            trusted_address_days: LOGIN_TRUSTED_ADDRESS_DAYS,
+            failure_window_ms: LOGIN_FAILURE_WINDOW_MS,
+            trusted_address_ms: LOGIN_TRUSTED_ADDRESS_MS,
             keys_max: LOGIN_LIMITER_KEYS_MAX,
         }
     }
@@ -254,8 +254,8 @@ impl Default for LoginLimits {
 /// Lockout by others: a per-account limit lets anyone lock an account by failing on purpose.
 /// Three things bound that. Only failures count, and a success clears the account's count. A
 /// window starts at its first failure and refused attempts do not extend it, so a lock ends
-/// at most `failure_window_seconds` after it began. And an address that signed in to the
-/// account within `trusted_address_days` is exempt from the account's limit (though not from
+/// at most `failure_window_ms` after it began. And an address that signed in to the
+/// account within `trusted_address_ms` is exempt from the account's limit (though not from
 /// its own), so someone failing elsewhere does not lock the owner out on their usual network.
 /// An owner on a new network can still be locked out for a window at a time by someone who
 /// keeps failing; that is the price of not letting a botnet guess one account without end.
@@ -296,11 +296,11 @@ impl LoginLimiter {
     }
 
     fn window(&self) -> Duration {
-        Duration::from_secs(self.limits.failure_window_seconds)
+        Duration::from_millis(self.limits.failure_window_ms)
     }
 
     fn trust(&self) -> Duration {
-        Duration::from_secs(self.limits.trusted_address_days * 24 * 60 * 60)
+        Duration::from_millis(self.limits.trusted_address_ms)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, LimiterState> {
@@ -940,8 +940,8 @@ mod tests {
         LoginLimits {
             failures_per_account_max: 3,
             failures_per_address_max: 5,
-            failure_window_seconds: 60,
-            trusted_address_days: 1,
+            failure_window_ms: 60_000,
+            trusted_address_ms: 24 * 60 * 60 * 1000,
             keys_max: 50,
         }
     }

@@ -24,8 +24,8 @@ pub mod demo;
 pub use access::Grantee;
 pub use access::{Actor, Capabilities, Level, Role};
 pub use admin::{
-    LOGIN_FAILURE_WINDOW_SECONDS, LOGIN_FAILURES_PER_ACCOUNT_MAX, LOGIN_FAILURES_PER_ADDRESS_MAX,
-    LOGIN_KEY_BYTES_MAX, LOGIN_LIMITER_KEYS_MAX, LOGIN_TRUSTED_ADDRESS_DAYS, LoginLimiter,
+    LOGIN_FAILURE_WINDOW_MS, LOGIN_FAILURES_PER_ACCOUNT_MAX, LOGIN_FAILURES_PER_ADDRESS_MAX,
+    LOGIN_KEY_BYTES_MAX, LOGIN_LIMITER_KEYS_MAX, LOGIN_TRUSTED_ADDRESS_MS, LoginLimiter,
     LoginLimits, NewUser, TOKEN_EXPIRES_IN_DAYS_MAX, TOKEN_NAME_CHARS_MAX, TokenKind, TokenStatus,
     hash_token, require_owner, token_status,
 };
