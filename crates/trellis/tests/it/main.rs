@@ -16,6 +16,11 @@ use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_trellis");
+/// How long a test server may take to answer `/health`. `serve --demo --embedder local`
+/// embeds the demo before it listens: seconds on an idle machine, a minute or more on two
+/// busy cores.
+const SERVER_STARTUP_MS_MAX: u64 = 300_000;
+const HEALTH_POLL_MS: u64 = 50;
 
 pub fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!(
@@ -78,14 +83,20 @@ impl Server {
         }
         command.args(extra);
         let child = command.spawn().unwrap();
-        let server = Server { child, port };
-        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut server = Server { child, port };
+        let deadline = Instant::now() + Duration::from_millis(SERVER_STARTUP_MS_MAX);
         loop {
             if let Ok((200, _)) = server.request("GET", "/health", None, None).await {
                 return server;
             }
-            assert!(Instant::now() < deadline, "server did not become healthy");
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            if let Ok(Some(status)) = server.child.try_wait() {
+                panic!("the server exited before it became healthy: {status}");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "server did not become healthy within {SERVER_STARTUP_MS_MAX} ms"
+            );
+            tokio::time::sleep(Duration::from_millis(HEALTH_POLL_MS)).await;
         }
     }
 
