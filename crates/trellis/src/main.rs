@@ -701,7 +701,7 @@ async fn run() -> Result<()> {
                 ),
                 None => None,
             };
-            let now = workspace::time::now_ms();
+            let now = workspace::clock::now_ms();
             let time_text = workspace::time::format_ms;
             let time = |ms: Option<i64>| ms.map(time_text).unwrap_or_else(|| "-".into());
             println!("ID\tSTATUS\tNAME\tSUBJECT\tCREATED\tEXPIRES\tREVOKED");

@@ -669,7 +669,7 @@ impl Workspace {
                 tx.replace_chunks(*id, &[]).await?;
             }
             // Everything up to the cursor read at the start is now in; later events replay.
-            tx.save_cursor(INDEXER_CONSUMER, start_cursor, document::time::now_ms())
+            tx.save_cursor(INDEXER_CONSUMER, start_cursor, crate::clock::now_ms())
                 .await?;
             tx.commit().await?;
         }
@@ -1054,7 +1054,7 @@ impl Workspace {
         let mut tickets: HashMap<Id, u64> = HashMap::new();
         {
             let mut freshness = lock(&content.freshness)?;
-            let now = document::time::now_ms();
+            let now = crate::clock::now_ms();
             for (object_id, rows) in &records {
                 if rows.is_empty() {
                     freshness.object_gone(*object_id);
@@ -1147,7 +1147,7 @@ impl Workspace {
         }
         {
             let mut freshness = lock(&content.freshness)?;
-            let now = document::time::now_ms();
+            let now = crate::clock::now_ms();
             for (ticket, chunk_id) in landed {
                 freshness.passage_landed(ticket, chunk_id, now);
             }
@@ -1187,7 +1187,7 @@ impl Workspace {
             tx.replace_chunks(*object_id, rows).await?;
         }
         if durable > saved_cursor {
-            tx.save_cursor(INDEXER_CONSUMER, durable, document::time::now_ms())
+            tx.save_cursor(INDEXER_CONSUMER, durable, crate::clock::now_ms())
                 .await?;
         }
         tx.commit().await?;
@@ -1348,7 +1348,7 @@ impl Workspace {
         }
         {
             let mut freshness = lock(&content.freshness)?;
-            let now = document::time::now_ms();
+            let now = crate::clock::now_ms();
             for (chunk_id, tickets_below) in landed {
                 freshness.vector_landed(chunk_id, tickets_below, now);
             }
