@@ -63,13 +63,15 @@
 //! to apply with `block::validate_new_blocks`: it may split a long document into requests.
 //!
 //! Writing goes `block_render` (blocks) → `inline_render` (rich text); reading goes
-//! `block_parse` (blocks) → `inline_parse` (rich text); `table` does pipe tables both ways.
+//! `block_parse` (blocks) → `inline_parse` (rich text); `table` does pipe tables both ways;
+//! `plain` writes the text without the syntax, for search.
 //! The alert vocabulary, shared by both directions, lives here.
 
 mod block_parse;
 mod block_render;
 mod inline_parse;
 mod inline_render;
+mod plain;
 mod table;
 #[cfg(test)]
 mod tests;
@@ -78,6 +80,7 @@ pub use block_parse::from_markdown;
 pub use block_render::to_markdown;
 pub use inline_parse::parse_inline;
 pub use inline_render::rich_text_to_markdown;
+pub use plain::to_plain_text;
 
 use crate::block::{BlockKind, Icon};
 use crate::ids::Id;

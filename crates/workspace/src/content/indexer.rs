@@ -547,7 +547,11 @@ impl crate::request::Request<'_> {
                         }
                     }
                 }
-                let markdown = self.markdown_of(view.page.id).await?;
+                // The body as plain text, not Markdown source: chunks are what search shows
+                // (highlights, passages), and their text should read as the page does.
+                let mut budget = crate::blocks::MARKDOWN_BLOCKS_MAX;
+                let tree = self.block_tree(view.page.id, 0, &mut budget).await?;
+                let markdown = document::markdown::to_plain_text(&tree);
                 let mut comments = Vec::new();
                 let mut after = None;
                 loop {

@@ -257,3 +257,64 @@ async fn an_edit_is_found_by_keyword_before_its_vector_and_by_meaning_after() {
     drop(workspace);
     std::fs::remove_dir_all(&fixture.dir).unwrap();
 }
+
+/// Content search shows a page as it reads, not its Markdown source: neither a highlight nor
+/// its heading path holds any syntax.
+#[tokio::test]
+async fn highlights_are_plain_text() {
+    let store = Store::open("sqlite::memory:").await.unwrap();
+    let workspace = Workspace::new(store)
+        .await
+        .unwrap()
+        .enable_content_search(
+            None,
+            Arc::new(HashingEmbedder::new(64).unwrap()),
+            &|_, _| {},
+        )
+        .await
+        .unwrap();
+    let (actor, page) = owner_and_page(&workspace).await;
+    let markdown = "# Harbour **plans**\n\n\
+        The **lighthouse** keeper reads [the tide table](https://example.com/tides) and \
+        `logs` it.\n\n\
+        - a _buoy_ list item\n- [ ] a task\n\n> a quote\n\n```\ncode line\n```\n";
+    workspace
+        .insert_page_markdown(&actor, page, markdown)
+        .await
+        .unwrap();
+    catch_up(&workspace).await;
+    for mode in [SearchMode::Keyword, SearchMode::Hybrid] {
+        let query = ContentQuery {
+            query: "lighthouse tide".into(),
+            mode,
+            ..ContentQuery::default()
+        };
+        let hits = workspace
+            .search_content(&actor, query)
+            .await
+            .unwrap()
+            .results;
+        assert_eq!(hits.len(), 1, "{mode:?}");
+        let highlight = &hits[0].highlight;
+        assert!(
+            highlight
+                .text
+                .contains("The lighthouse keeper reads the tide table and logs it."),
+            "{highlight:?}"
+        );
+        for syntax in ["**", "[", "](", "`", "#", "- ", ">", "_", "https://"] {
+            assert!(
+                !highlight.text.contains(syntax),
+                "{syntax:?} in {mode:?}: {highlight:?}"
+            );
+        }
+        for &(start, end) in &highlight.ranges {
+            let term = highlight.text[start..end].to_lowercase();
+            assert!(term == "lighthouse" || term == "tide", "{term:?}");
+        }
+        assert_eq!(
+            highlight.heading_path.last().map(String::as_str),
+            Some("Harbour plans")
+        );
+    }
+}

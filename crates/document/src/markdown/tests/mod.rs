@@ -7,6 +7,7 @@ use crate::rich_text::{self, Annotations, Mention, RichText, RichTextKind};
 
 mod blocks;
 mod inline;
+mod plain;
 mod random;
 
 fn content(text: &str) -> TextContent {
