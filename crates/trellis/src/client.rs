@@ -28,14 +28,14 @@ pub struct Client {
 }
 
 /// How long a CLI request may take; registering a JS component compiles it.
-const REQUEST_TIMEOUT_S: u64 = 300;
+const REQUEST_TIMEOUT_MS: u64 = 300_000;
 
 impl Client {
     pub fn new(args: &ServerArgs) -> Result<Client> {
         let _ = rustls::crypto::ring::default_provider().install_default();
         Ok(Client {
             http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(REQUEST_TIMEOUT_S))
+                .timeout(Duration::from_millis(REQUEST_TIMEOUT_MS))
                 .build()?,
             base: args.server.trim_end_matches('/').to_string(),
             token: args.token.clone(),
