@@ -31,3 +31,39 @@ fn plain_text_keeps_only_the_outline() {
     );
     assert_eq!(to_plain_text(&[]), "");
 }
+
+#[test]
+fn text_that_looks_like_a_heading_or_a_fence_is_neither() {
+    let code = BlockKind::Code {
+        rich_text: vec![RichText::plain("# install\npip install x\n```")],
+        caption: Vec::new(),
+        language: "shell".into(),
+    };
+    let plain = to_plain_text(&[leaf(paragraph("## not a heading")), leaf(code)]);
+    let lines: Vec<&str> = plain.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "##\u{a0}not a heading",
+            "#\u{a0}install",
+            "pip install x",
+            "\u{200b}```"
+        ]
+    );
+    // The words are the ones the text holds.
+    assert_eq!(
+        plain.split_whitespace().collect::<Vec<_>>(),
+        [
+            "##",
+            "not",
+            "a",
+            "heading",
+            "#",
+            "install",
+            "pip",
+            "install",
+            "x",
+            "\u{200b}```"
+        ]
+    );
+}
