@@ -146,7 +146,7 @@ async fn main() {
                 samples
                     .lock()
                     .unwrap()
-                    .push((document::time::now_ms(), status));
+                    .push((workspace::clock::now_ms(), status));
             }
         })
     };

@@ -278,7 +278,7 @@ fn token_json(token: &TokenRecord) -> Value {
         "id": token.id.to_string(),
         "name": token.name,
         "subject": subject,
-        "status": workspace::token_status(token, document::time::now_ms()).name(),
+        "status": workspace::token_status(token, workspace::clock::now_ms()).name(),
         "created_time": document::time::format_ms(token.created_time),
         "expires_time": token.expires_time.map(document::time::format_ms),
         "revoked_time": token.revoked_time.map(document::time::format_ms),

@@ -24,7 +24,7 @@ mod webhooks;
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{Any, AnyPool, ConnectOptions, Executor, Row};
@@ -362,7 +362,7 @@ impl Store {
             )
             .bind(migration.version)
             .bind(migration.name)
-            .bind(document::time::now_ms())
+            .bind(applied_time_ms())
             .execute(&mut *tx)
             .await?;
             tx.commit().await?;
@@ -755,4 +755,14 @@ fn uuid_like() -> String {
 
 pub(crate) fn parse_id(text: &str) -> Result<document::Id> {
     document::Id::parse(text).ok_or_else(|| Error::Corrupt(format!("`{text}` is not an id")))
+}
+
+/// When a migration is applied, in milliseconds since the epoch. The store reads the clock
+/// itself: `document` never does, and the service's clock (`workspace::clock`) is above it.
+fn applied_time_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| {
+            i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+        })
 }

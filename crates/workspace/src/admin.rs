@@ -473,7 +473,7 @@ impl Workspace {
                 id: Id::new(),
                 name: name.to_string(),
                 members_level: Level::FullAccess,
-                created_time: document::time::now_ms(),
+                created_time: crate::clock::now_ms(),
             })
             .await?;
         }
@@ -511,7 +511,7 @@ impl Workspace {
             avatar_url: None,
             password_hash,
             integration_id: None,
-            created_time: document::time::now_ms(),
+            created_time: crate::clock::now_ms(),
         };
         let mut tx = self.store.write().await?;
         tx.insert_user(&user).await?;
@@ -559,7 +559,7 @@ impl Workspace {
             tx.commit().await?;
             return Ok(existing);
         }
-        let now = document::time::now_ms();
+        let now = crate::clock::now_ms();
         let integration_id = Id::new();
         let bot = UserRecord {
             id: Id::new(),
@@ -665,7 +665,7 @@ impl Workspace {
                 ),
             ));
         }
-        let now = document::time::now_ms();
+        let now = crate::clock::now_ms();
         let record = TokenRecord {
             id: Id::new(),
             subject,
@@ -769,7 +769,7 @@ impl Workspace {
             Some(token) if may(&token) => {}
             _ => return Err(Error::not_found("token", id)),
         }
-        tx.revoke_token(id, document::time::now_ms()).await?;
+        tx.revoke_token(id, crate::clock::now_ms()).await?;
         let token = tx
             .get_token(id)
             .await?
@@ -790,7 +790,7 @@ impl Workspace {
             .await?
             .ok_or_else(invalid)?;
         // Revoked and expired tokens get the answer an unknown one gets.
-        if token_status(&record, document::time::now_ms()) != TokenStatus::Active {
+        if token_status(&record, crate::clock::now_ms()) != TokenStatus::Active {
             return Err(invalid());
         }
         let actor = match record.subject {
@@ -1192,7 +1192,7 @@ mod tests {
 
         let revoked = workspace.revoke_any_token(token.id).await.unwrap();
         assert_eq!(
-            token_status(&revoked, document::time::now_ms()),
+            token_status(&revoked, crate::clock::now_ms()),
             TokenStatus::Revoked
         );
         let error = workspace.authenticate(&secret).await.unwrap_err();
@@ -1206,7 +1206,7 @@ mod tests {
 
         // An expired token, written as the store would hold it a day after it expired.
         let expired_secret = new_token();
-        let now = document::time::now_ms();
+        let now = crate::clock::now_ms();
         let mut tx = workspace.store.write().await.unwrap();
         tx.insert_token(
             &hash_token(&expired_secret),

@@ -13,9 +13,10 @@ use access::{Actor, Grantee, Level, Role};
 use document::block::{NewBlock, TextContent};
 use document::data_source::SelectOption;
 use document::property::{DateValue, OptionInput, PropertyInput};
-use document::time::{DAY_MS, format_date, now_ms};
+use document::time::{DAY_MS, format_date};
 use document::{BlockKind, Color, Icon, Id, PropertyConfig, PropertyValue, RichText};
 
+use crate::clock::now_ms;
 use crate::{
     Error, NewDatabase, NewPage, NewUser, ParentInput, Result, SearchFilter, SearchRequest,
     SearchResult, Workspace,

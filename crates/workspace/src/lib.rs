@@ -19,6 +19,7 @@ mod session;
 mod users;
 mod webhooks;
 
+pub mod clock;
 pub mod demo;
 
 pub use access::Grantee;

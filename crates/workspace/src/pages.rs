@@ -189,13 +189,6 @@ pub struct PageMarkdown {
 }
 
 impl Request<'_> {
-    /// A page's content as Markdown, up to the block limit, trimmed for the actor.
-    pub async fn markdown_of(&mut self, page_id: Id) -> Result<String> {
-        let mut budget = crate::blocks::MARKDOWN_BLOCKS_MAX;
-        let tree = self.block_tree(page_id, 0, &mut budget).await?;
-        Ok(document::markdown::to_markdown(&tree))
-    }
-
     async fn page_markdown(&mut self, page: Page) -> Result<PageMarkdown> {
         let mut budget = crate::blocks::MARKDOWN_BLOCKS_MAX;
         let tree = self.block_tree(page.id, 0, &mut budget).await?;

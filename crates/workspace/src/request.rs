@@ -45,7 +45,7 @@ impl Workspace {
         Ok(Request {
             actor,
             tx,
-            now: document::time::now_ms(),
+            now: crate::clock::now_ms(),
             writable: write,
             workspace: self,
             root: access::workspace_root(record.id, record.members_level),

@@ -308,7 +308,7 @@ impl Workspace {
             .await?
             .ok_or_else(|| Error::Internal("workspace record missing".into()))?;
         let root = access::workspace_root(record.id, record.members_level);
-        let now = document::time::now_ms();
+        let now = crate::clock::now_ms();
         // Many block edits on one page in one batch make one `page.content_updated`.
         let mut coalesced: HashSet<(Id, Id)> = HashSet::new();
         for subscription in &subscriptions {
@@ -397,7 +397,7 @@ impl Workspace {
         limit: i64,
         lease_ms: i64,
     ) -> Result<Vec<(Delivery, Subscription)>> {
-        let now = document::time::now_ms();
+        let now = crate::clock::now_ms();
         let mut tx = self.store.write().await?;
         let deliveries = tx.claim_deliveries(now, now + lease_ms, limit).await?;
         let mut claimed = Vec::with_capacity(deliveries.len());
@@ -427,7 +427,7 @@ impl Workspace {
         delivery: &Delivery,
         outcome: &AttemptOutcome,
     ) -> Result<DeliveryStatus> {
-        let now = document::time::now_ms();
+        let now = crate::clock::now_ms();
         let attempt = delivery.attempts + 1;
         let (status, code, error, next) = match outcome {
             AttemptOutcome::Delivered { status_code } => (

@@ -245,7 +245,7 @@ async fn expired_tokens_are_refused_as_unknown_ones() {
     let h = Harness::new().await;
     // Written as the store would hold a 1-day token two days after it was made.
     let secret = "trellis_1111111111111111111111111111111111111111111111111111111111111111";
-    let now = document::time::now_ms();
+    let now = workspace::clock::now_ms();
     let day_ms = document::time::DAY_MS;
     let mut tx = h.workspace.store().write().await.unwrap();
     tx.insert_token(

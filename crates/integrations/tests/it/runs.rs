@@ -381,7 +381,7 @@ async fn a_run_whose_worker_died_is_claimed_again_and_given_up_after_its_attempt
         // A worker claims the run, which is due (queued, or its lease ended), and dies: its
         // lease ends in the past.
         let claim = |store: storage_sql::Store, id: document::Id| async move {
-            assert!(store.runs_due(document::time::now_ms()).await.unwrap());
+            assert!(store.runs_due(workspace::clock::now_ms()).await.unwrap());
             let mut tx = store.write().await.unwrap();
             let due = tx.get_run(id).await.unwrap().unwrap();
             assert!(tx.claim_run(&due, 0, 1).await.unwrap());

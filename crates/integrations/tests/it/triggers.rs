@@ -324,7 +324,7 @@ async fn each_schedule_tick_runs_once_even_when_two_nodes_see_it() {
         let installation = fixture.install(&manifest, probe()).await;
         let id = installation.record.id;
         let other = Platform::new(fixture.workspace.clone(), runtime(), Default::default());
-        let later = document::time::now_ms() + 3 * 60_000;
+        let later = workspace::clock::now_ms() + 3 * 60_000;
         // Two passes of one node, the first at an odd millisecond, then a node that starts
         // afresh (a restart): every tick keeps one run key, so nothing runs twice.
         let first = fixture
