@@ -28,3 +28,5 @@ pub use service::{
     InstallRequest, InstallationView, PackageView, Platform, PlatformLimits, RUNS_PAGE_MAX,
     TRIGGER_CONSUMER,
 };
+/// A run's status, as [`RunView::status`] gives it.
+pub use storage_sql::RunStatus;

@@ -20,14 +20,17 @@ use runtime::{
 };
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use storage_sql::{InstallationRecord, PackageRecord, RunEnd, RunRow, RunUsage, UsageEvent};
+use storage_sql::{
+    InstallationRecord, PackageRecord, RunEnd, RunRow, RunStatus, RunUsage, Trigger, UsageEvent,
+};
 use tokio::sync::{Notify, Semaphore};
 use workspace::Workspace;
 
 use crate::host::{StoreKv, StoreSecrets, WorkspaceBridge, uuid};
 use crate::manifest::{Manifest, WorkspaceScope};
 use crate::record::{
-    InstallConfig, RunView, bare_record, event_from_json, event_json, record_json,
+    InstallConfig, RunView, bare_record, ended_status, event_from_json, event_json, new_run,
+    record_json, run_row,
 };
 use crate::{Error, Result, budget, writes};
 
@@ -47,8 +50,6 @@ const SCHEDULE_TICKS_PER_PASS_MAX: usize = 10;
 pub const RUNS_PAGE_MAX: i64 = 100;
 /// Random bytes in a webhook URL token.
 const WEBHOOK_TOKEN_BYTES: usize = 32;
-/// A run's status while it waits and while it runs.
-const QUEUED: &str = "queued";
 /// Runs this process may hold claimed (waiting for a slot or executing), per execution slot.
 /// Claiming ahead of the slots lets one claim pass feed many short runs.
 const CLAIMED_PER_SLOT_MAX: usize = 8;
@@ -831,8 +832,7 @@ impl Platform {
             let row = tx.get_run(id).await?;
             tx.commit().await?;
             let row = row.ok_or_else(|| Error::not_found("run", id))?;
-            let ended = !matches!(row.status.as_str(), "queued" | "running");
-            if ended || tokio::time::Instant::now() >= deadline {
+            if row.status.is_ended() || tokio::time::Instant::now() >= deadline {
                 return Ok(RunView { row });
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
@@ -917,7 +917,8 @@ impl Platform {
     pub async fn cancel(&self, actor: &Actor, id: Id) -> Result<RunView> {
         let view = self.run(actor, id).await?;
         let mut tx = self.inner.workspace.store().write().await?;
-        let record = bare_record("canceled").to_string();
+        // The record's message names what happened: the run was canceled.
+        let record = bare_record(RunStatus::Canceled.as_str()).to_string();
         let canceled = tx.cancel_run(id, &record, now()).await?;
         tx.commit().await?;
         // A run waiting here for a slot never starts; a running one is stopped.
@@ -1195,7 +1196,7 @@ impl Platform {
                 let mut run = run_row(
                     installation.id,
                     Some(key.clone()),
-                    runtime::Trigger::Change,
+                    Trigger::Change,
                     stored.clone(),
                     installation.installed_by,
                 );
@@ -1207,7 +1208,7 @@ impl Platform {
                             let config = admission
                                 .config(installation.id)?
                                 .ok_or_else(|| Error::not_found("installation", installation.id))?;
-                            run.status = "running".into();
+                            run.status = RunStatus::Running;
                             run.attempts = 1;
                             run.lease_until = now
                                 + config.run_limits().wall_ms_max as i64
@@ -1402,7 +1403,7 @@ impl Platform {
                 .await?
             {
                 run.attempts += 1;
-                run.status = "running".into();
+                run.status = RunStatus::Running;
                 run.started_time = Some(now);
                 runs.push(run);
             }
@@ -1455,7 +1456,7 @@ impl Platform {
                 tx.finish_run(&RunEnd {
                     id: run.id,
                     attempt: run.attempts + 1,
-                    status: "lost".into(),
+                    status: RunStatus::Lost,
                     record,
                     output: None,
                     started_time: None,
@@ -1534,13 +1535,18 @@ impl Platform {
                         user
                     }
                     Ok(_) => {
-                        self.end_bare(&claimed.run, "error", "the run's user is not a person")
-                            .await?;
+                        self.end_bare(
+                            &claimed.run,
+                            RunStatus::Error,
+                            "the run's user is not a person",
+                        )
+                        .await?;
                         continue;
                     }
                     Err(error) => {
                         let message = format!("the run's user could not be loaded: {error}");
-                        self.end_bare(&claimed.run, "error", &message).await?;
+                        self.end_bare(&claimed.run, RunStatus::Error, &message)
+                            .await?;
                         continue;
                     }
                 },
@@ -1584,14 +1590,18 @@ impl Platform {
         let mut ready = Vec::with_capacity(runs.len());
         for (index, (claimed, hold, actor, event)) in runs.into_iter().enumerate() {
             if !claimed.installation.active {
-                self.end_bare(&claimed.run, "error", "the installation is not active")
-                    .await?;
+                self.end_bare(
+                    &claimed.run,
+                    RunStatus::Error,
+                    "the installation is not active",
+                )
+                .await?;
                 continue;
             }
             if unreadable.contains(&index) {
                 self.end_bare(
                     &claimed.run,
-                    "skipped",
+                    RunStatus::Skipped,
                     "the run's actor can't read the changed object",
                 )
                 .await?;
@@ -1689,7 +1699,11 @@ impl Platform {
         }
         let component = match self.component(installation.package_id).await {
             Ok(component) => component,
-            Err(error) => return self.end_bare(&run, "error", &error.to_string()).await,
+            Err(error) => {
+                return self
+                    .end_bare(&run, RunStatus::Error, &error.to_string())
+                    .await;
+            }
         };
         let grants = config.grants(&manifest)?;
         let request = RunRequest {
@@ -1711,19 +1725,23 @@ impl Platform {
         drop(slot);
         let outcome = match outcome {
             Ok(outcome) => outcome,
-            Err(error) => return self.end_bare(&run, "error", &error.to_string()).await,
+            Err(error) => {
+                return self
+                    .end_bare(&run, RunStatus::Error, &error.to_string())
+                    .await;
+            }
         };
         self.finish(&run, started, &actor, installation.integration_id, outcome)
             .await
     }
 
     /// Ends a run the guest never ran in.
-    async fn end_bare(&self, run: &RunRow, status: &str, message: &str) -> Result<()> {
+    async fn end_bare(&self, run: &RunRow, status: RunStatus, message: &str) -> Result<()> {
         self.end(Ending {
             end: RunEnd {
                 id: run.id,
                 attempt: run.attempts,
-                status: status.to_string(),
+                status,
                 record: bare_record(message).to_string(),
                 output: None,
                 started_time: None,
@@ -1828,7 +1846,7 @@ impl Platform {
         let ok_end = |writes: u64| RunEnd {
             id: run.id,
             attempt: run.attempts,
-            status: "ok".into(),
+            status: RunStatus::Ok,
             record: record_json(&outcome.record, None, writes).to_string(),
             output: output_json(&outcome.output),
             started_time: Some(started),
@@ -1879,16 +1897,16 @@ impl Platform {
             }
         }
         let status = if refusal.is_some() {
-            "error"
+            RunStatus::Error
         } else {
-            outcome.record.status.code()
+            ended_status(&outcome.record.status)
         };
         let record = record_json(&outcome.record, refusal.as_deref(), 0);
         self.end(Ending {
             end: RunEnd {
                 id: run.id,
                 attempt: run.attempts,
-                status: status.to_string(),
+                status,
                 record: record.to_string(),
                 output: None,
                 started_time: Some(started),
@@ -1949,48 +1967,6 @@ async fn installation_view(
         manifest,
         config,
     })
-}
-
-fn new_run(installation_id: Id, run_key: Option<String>, event: &Event, user_id: Id) -> RunRow {
-    run_row(
-        installation_id,
-        run_key,
-        event.trigger(),
-        event_json(event).to_string(),
-        user_id,
-    )
-}
-
-/// A new queued run of an event already in its stored form ([`event_json`]).
-fn run_row(
-    installation_id: Id,
-    run_key: Option<String>,
-    trigger: runtime::Trigger,
-    event: String,
-    user_id: Id,
-) -> RunRow {
-    RunRow {
-        id: Id::new(),
-        installation_id,
-        run_key,
-        trigger: match trigger {
-            runtime::Trigger::Invoke => "invoke",
-            runtime::Trigger::Schedule => "schedule",
-            runtime::Trigger::Change => "change",
-            runtime::Trigger::Webhook => "webhook",
-        }
-        .to_string(),
-        event,
-        user_id,
-        status: QUEUED.to_string(),
-        attempts: 0,
-        lease_until: 0,
-        created_time: now(),
-        started_time: None,
-        finished_time: None,
-        record: None,
-        output: None,
-    }
 }
 
 /// The ticks of `cron` in `(after, until]`, the latest [`SCHEDULE_TICKS_PER_PASS_MAX`].
