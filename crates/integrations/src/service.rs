@@ -41,15 +41,28 @@ const TRIGGER_BATCH_EVENTS: i64 = 500;
 /// Runs one trigger pass enqueues at most (it stops after the event that reaches this).
 const TRIGGER_RUNS_PER_PASS_MAX: usize = 4_096;
 /// How far back a schedule tick is still run after downtime, in milliseconds.
-const SCHEDULE_CATCH_UP_MS: i64 = 60 * 60 * 1000;
+const SCHEDULE_CATCH_UP_MS: i64 = budget::HOUR_MS;
 /// How often the worker looks for due schedule ticks, in milliseconds.
 const SCHEDULE_PASS_INTERVAL_MS: i64 = 1_000;
 /// Ticks of one schedule enqueued per pass at most (the latest ones).
 const SCHEDULE_TICKS_PER_PASS_MAX: usize = 10;
+/// Cron's finest field is the second.
+const SECOND_MS: i64 = 1_000;
 /// Runs listed per page at most.
 pub const RUNS_PAGE_MAX: i64 = 100;
 /// Random bytes in a webhook URL token.
 const WEBHOOK_TOKEN_BYTES: usize = 32;
+/// Size of a secret's value.
+const SECRET_VALUE_BYTES_MAX: usize = 16 << 10;
+/// The most runs per hour an owner may grant an installation.
+const GRANTED_RUNS_PER_HOUR_MAX: i64 = 1_000_000;
+/// How often [`Platform::wait_run`] looks whether the run has ended, in milliseconds.
+const WAIT_RUN_POLL_INTERVAL_MS: u64 = 5;
+/// Queued runs a claim pass reads per run it may claim: some may wait behind their
+/// installation's limits.
+const QUEUED_READ_PER_CLAIM: usize = 2;
+/// The lease a claim pass takes on a run it gives up as `lost`, only so that it alone ends it.
+const LOST_RUN_LEASE_MS: i64 = 1;
 /// Runs this process may hold claimed (waiting for a slot or executing), per execution slot.
 /// Claiming ahead of the slots lets one claim pass feed many short runs.
 const CLAIMED_PER_SLOT_MAX: usize = 8;
@@ -612,10 +625,10 @@ impl Platform {
             config.egress = egress;
         }
         if let Some(rate) = request.runs_per_hour_max {
-            if !(1..=1_000_000).contains(&rate) {
-                return Err(Error::Invalid(
-                    "runs_per_hour_max should be between 1 and 1000000".into(),
-                ));
+            if !(1..=GRANTED_RUNS_PER_HOUR_MAX).contains(&rate) {
+                return Err(Error::Invalid(format!(
+                    "runs_per_hour_max should be between 1 and {GRANTED_RUNS_PER_HOUR_MAX}"
+                )));
             }
             config.runs_per_hour_max = rate;
         } else {
@@ -728,8 +741,11 @@ impl Platform {
                 "secret `{name}` is not declared in the manifest's scopes.secrets"
             )));
         }
-        if value.len() > 16 << 10 {
-            return Err(Error::Invalid("a secret's value is at most 16 KiB".into()));
+        if value.len() > SECRET_VALUE_BYTES_MAX {
+            return Err(Error::Invalid(format!(
+                "a secret's value is at most {} KiB",
+                SECRET_VALUE_BYTES_MAX >> 10
+            )));
         }
         let mut tx = self.inner.workspace.store().write().await?;
         tx.secret_set(id, name, value).await?;
@@ -835,7 +851,7 @@ impl Platform {
             if row.status.is_ended() || tokio::time::Instant::now() >= deadline {
                 return Ok(RunView { row });
             }
-            tokio::time::sleep(Duration::from_millis(5)).await;
+            tokio::time::sleep(Duration::from_millis(WAIT_RUN_POLL_INTERVAL_MS)).await;
         }
     }
 
@@ -1353,8 +1369,9 @@ impl Platform {
         }
         let mut tx = self.inner.workspace.store().write().await?;
         let expired = tx.expired_runs(now, free as i64).await?;
-        // Twice what is free: some may wait behind their installation's limits.
-        let queued = tx.queued_run_heads((free * 2) as i64).await?;
+        let queued = tx
+            .queued_run_heads((free * QUEUED_READ_PER_CLAIM) as i64)
+            .await?;
         if expired.is_empty() && queued.is_empty() {
             tx.commit().await?;
             return Ok(0);
@@ -1447,7 +1464,7 @@ impl Platform {
             .await?;
         for run in &lost {
             // Claim it once more so that only this worker ends it.
-            if tx.claim_run(run, now, now + 1).await? {
+            if tx.claim_run(run, now, now + LOST_RUN_LEASE_MS).await? {
                 let record = bare_record(&format!(
                     "the run's worker stopped {} times before it ended; given up",
                     run.attempts
@@ -1975,7 +1992,8 @@ fn ticks(cron: &croner::Cron, after: i64, until: i64) -> Vec<i64> {
     // Cron fields stop at seconds: start from the whole second so that every tick is on one
     // (a fractional cursor would carry its milliseconds into each occurrence, and with them
     // into the run key that makes a tick run once).
-    let Some(mut cursor) = DateTime::<Utc>::from_timestamp_millis(after - after.rem_euclid(1000))
+    let Some(mut cursor) =
+        DateTime::<Utc>::from_timestamp_millis(after - after.rem_euclid(SECOND_MS))
     else {
         return Vec::new();
     };

@@ -284,12 +284,19 @@ const RUN_COLUMN_COUNT: usize = 14;
 pub const RUNS_PER_STATEMENT_MAX: usize = 64;
 /// Ids one `IN (...)` list carries.
 const IDS_PER_STATEMENT_MAX: usize = 500;
-/// Installations one run-start upsert carries (3 parameters each).
+/// Installations one run-start upsert carries ([`RUN_START_COUNT_COLUMN_COUNT`] parameters each).
 const RUN_START_COUNTS_PER_STATEMENT_MAX: usize = 256;
-/// Run ends one UPDATE statement carries (7 parameters each).
+/// Columns of one run-start count: installation, hour, starts.
+const RUN_START_COUNT_COLUMN_COUNT: usize = 3;
+/// Run ends one UPDATE statement carries ([`RUN_END_COLUMN_COUNT`] parameters each).
 const RUN_ENDS_PER_STATEMENT_MAX: usize = 64;
-/// Usage rows one INSERT statement carries (8 parameters each).
+/// Columns of one run end's VALUES row: id, attempt, held status, status, record, output,
+/// started and finished time.
+const RUN_END_COLUMN_COUNT: usize = 8;
+/// Usage rows one INSERT statement carries ([`USAGE_COLUMN_COUNT`] parameters each).
 const USAGE_ROWS_PER_STATEMENT_MAX: usize = 128;
+/// Columns of one `run_usage` row.
+const USAGE_COLUMN_COUNT: usize = 8;
 /// The savepoint around a batch written without `RETURNING`, undone when some row of it was
 /// not written.
 const WITHOUT_RETURNING: &str = "without_returning";
@@ -386,7 +393,7 @@ impl ReportedWrite for &RunEnd {
         // run leaves there until a vacuum (8 ms a batch of 64 at 10,000 runs a second, the
         // worker's largest cost). Planned with the table's size (see `write_batch`), each run
         // is found by its primary key.
-        let values = values_placeholders(dialect, rows, 8);
+        let values = values_placeholders(dialect, rows, RUN_END_COLUMN_COUNT);
         format!(
             "WITH ends (id, attempt, held, status, record, output, started_time, finished_time) AS (VALUES {values}) \
              UPDATE integration_runs SET status = ends.status, record = ends.record, output = ends.output, \
@@ -854,7 +861,8 @@ impl Tx {
     /// `hour_start` (for the hourly limit).
     pub async fn count_run_starts(&mut self, hour_start: i64, starts: &[(Id, i64)]) -> Result<()> {
         for batch in starts.chunks(RUN_START_COUNTS_PER_STATEMENT_MAX) {
-            let values = values_placeholders(self.dialect, batch.len(), 3);
+            let values =
+                values_placeholders(self.dialect, batch.len(), RUN_START_COUNT_COLUMN_COUNT);
             let sql = format!(
                 "INSERT INTO installation_run_hours (installation_id, hour_start, started) VALUES {values} \
                  ON CONFLICT (installation_id, hour_start) DO UPDATE SET started = installation_run_hours.started + excluded.started"
@@ -1160,7 +1168,7 @@ impl Tx {
 
     pub async fn insert_usage(&mut self, usage: &[RunUsage]) -> Result<()> {
         for batch in usage.chunks(USAGE_ROWS_PER_STATEMENT_MAX) {
-            let values = values_placeholders(self.dialect, batch.len(), 8);
+            let values = values_placeholders(self.dialect, batch.len(), USAGE_COLUMN_COUNT);
             let sql = format!(
                 "INSERT INTO run_usage (run_id, installation_id, time, cpu_us, fuel, \
                  memory_byte_seconds, host_calls, outbound_requests) VALUES {values}"
