@@ -221,7 +221,7 @@ async fn main() {
                 .await
                 .unwrap();
             for run in &runs {
-                *statuses.entry(run.row.status.clone()).or_default() += 1;
+                *statuses.entry(run.row.status.to_string()).or_default() += 1;
                 let at = run.to_json()["event"]["at_ms"].as_i64().unwrap_or(0);
                 match run.row.started_time {
                     Some(start) => timed.push((at, start - at)),

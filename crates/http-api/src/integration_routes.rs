@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post, put};
 use base64::Engine as _;
 use integrations::{
-    InstallRequest, InstallationView, PackageView, Platform, RunView, WorkspaceScope,
+    InstallRequest, InstallationView, PackageView, Platform, RunStatus, RunView, WorkspaceScope,
 };
 use runtime::{InvokeSource, WebhookRequest};
 use serde_json::{Value, json};
@@ -297,7 +297,7 @@ async fn start_run(
 
 fn run_response(view: &RunView) -> Response {
     let status = match view.status() {
-        "queued" | "running" => StatusCode::ACCEPTED,
+        RunStatus::Queued | RunStatus::Running => StatusCode::ACCEPTED,
         _ => StatusCode::OK,
     };
     (status, Json(view.to_json())).into_response()
@@ -449,12 +449,12 @@ async fn inbound_webhook(
         .await?;
     let id = run.row.id.to_string();
     match run.status() {
-        "queued" | "running" => Ok((
+        RunStatus::Queued | RunStatus::Running => Ok((
             StatusCode::ACCEPTED,
-            Json(json!({"object": "integration_run", "id": id, "status": run.status()})),
+            Json(json!({"object": "integration_run", "id": id, "status": run.status().as_str()})),
         )
             .into_response()),
-        "ok" => Ok(webhook_response(run.row.output.as_deref())),
+        RunStatus::Ok => Ok(webhook_response(run.row.output.as_deref())),
         status => Err(ApiError::new(
             StatusCode::BAD_GATEWAY,
             "integration_error",

@@ -9,22 +9,27 @@
 //! capabilities are the granted scopes and whose reach is the pages shared with it. Access is
 //! decided in the `workspace` service, the one place that decides it, and audited there.
 
+mod admission;
 pub mod budget;
+mod dispatcher;
 mod error;
+mod executor;
 mod host;
 mod manifest;
+mod platform;
 mod record;
-mod service;
+mod registry;
 mod writes;
 
+pub use dispatcher::TRIGGER_CONSUMER;
 pub use error::{Error, Result};
 pub use host::{StoreKv, StoreSecrets, WorkspaceBridge};
 pub use manifest::{
     About, DataUse, Egress, Language, LimitOverrides, Manifest, Schedule, Scopes, Triggers,
     WorkspaceScope, is_valid_name, parse_cron,
 };
+pub use platform::{Platform, PlatformLimits, RUNS_PAGE_MAX};
 pub use record::{InstallConfig, RunView};
-pub use service::{
-    InstallRequest, InstallationView, PackageView, Platform, PlatformLimits, RUNS_PAGE_MAX,
-    TRIGGER_CONSUMER,
-};
+pub use registry::{InstallRequest, InstallationView, PackageView};
+/// A run's status, as [`RunView::status`] gives it.
+pub use storage_sql::RunStatus;

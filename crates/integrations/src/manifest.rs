@@ -14,6 +14,10 @@ pub const NAME_CHARS_MAX: usize = 64;
 pub const SCHEDULES_MAX: usize = 16;
 /// Most egress origins one manifest declares.
 pub const EGRESS_ORIGINS_MAX: usize = 32;
+/// Longest secret name, in bytes.
+const SECRET_NAME_BYTES_MAX: usize = 128;
+/// Fields of a cron expression: minute, hour, day of month, month, day of week.
+const CRON_FIELDS: usize = 5;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -194,7 +198,7 @@ impl Manifest {
         }
         for secret in &self.scopes.secrets {
             if secret.is_empty()
-                || secret.len() > 128
+                || secret.len() > SECRET_NAME_BYTES_MAX
                 || !secret
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
@@ -258,7 +262,7 @@ pub fn is_valid_name(name: &str) -> bool {
 
 /// Parses a five-field cron expression (UTC).
 pub fn parse_cron(text: &str) -> std::result::Result<croner::Cron, String> {
-    if text.split_whitespace().count() != 5 {
+    if text.split_whitespace().count() != CRON_FIELDS {
         return Err(format!(
             "`{text}` should have five fields: minute hour day-of-month month day-of-week"
         ));

@@ -3,13 +3,14 @@
 
 use access::{Capabilities, UserInformation};
 use base64::Engine as _;
+use document::Id;
 use runtime::{
     EgressPolicy, Event, Grants, InvokeSource, LogLevel, RunLimits, RunRecord, WebhookRequest,
     WorkspaceScopes,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use storage_sql::RunRow;
+use storage_sql::{RunRow, RunStatus, Trigger};
 
 use crate::manifest::{LimitOverrides, Manifest, WorkspaceScope};
 use crate::{Error, Result};
@@ -124,13 +125,15 @@ fn embedded(text: &str) -> Value {
 }
 
 /// An event as stored with its run.
+/// Its `type` is the run's trigger as stored.
 pub(crate) fn event_json(event: &Event) -> Value {
+    let kind = stored_trigger(event.trigger()).as_str();
     match event {
         Event::Invoke { source, input } => {
-            json!({"type": "invoke", "source": source_name(*source), "input": embedded(input)})
+            json!({"type": kind, "source": source_name(*source), "input": embedded(input)})
         }
         Event::Schedule { name, fire_at_ms } => {
-            json!({"type": "schedule", "name": name, "fire_at_ms": fire_at_ms})
+            json!({"type": kind, "name": name, "fire_at_ms": fire_at_ms})
         }
         Event::Change {
             event_id,
@@ -139,11 +142,11 @@ pub(crate) fn event_json(event: &Event) -> Value {
             at_ms,
             data,
         } => json!({
-            "type": "change", "event_id": event_id, "event_type": event_type,
+            "type": kind, "event_id": event_id, "event_type": event_type,
             "object_id": object_id, "at_ms": at_ms, "data": embedded(data),
         }),
         Event::Webhook(request) => json!({
-            "type": "webhook", "method": request.method, "path": request.path,
+            "type": kind, "method": request.method, "path": request.path,
             "query": request.query, "headers": request.headers,
             "body_base64": base64::engine::general_purpose::STANDARD.encode(&request.body),
         }),
@@ -157,8 +160,13 @@ pub(crate) fn event_from_json(text: &str) -> Result<Event> {
     let string = |key: &str| value.get(key).and_then(Value::as_str).map(str::to_string);
     let number = |key: &str| value.get(key).and_then(Value::as_u64);
     let json_text = |key: &str| value.get(key).cloned().unwrap_or(Value::Null).to_string();
-    Ok(match value.get("type").and_then(Value::as_str) {
-        Some("invoke") => Event::Invoke {
+    let trigger = value
+        .get("type")
+        .and_then(Value::as_str)
+        .and_then(|kind| Trigger::parse(kind).ok())
+        .ok_or_else(corrupt)?;
+    Ok(match trigger {
+        Trigger::Invoke => Event::Invoke {
             source: match value.get("source").and_then(Value::as_str) {
                 Some("button") => InvokeSource::Button,
                 Some("agent_tool") => InvokeSource::AgentTool,
@@ -166,18 +174,18 @@ pub(crate) fn event_from_json(text: &str) -> Result<Event> {
             },
             input: json_text("input"),
         },
-        Some("schedule") => Event::Schedule {
+        Trigger::Schedule => Event::Schedule {
             name: string("name").ok_or_else(corrupt)?,
             fire_at_ms: number("fire_at_ms").ok_or_else(corrupt)?,
         },
-        Some("change") => Event::Change {
+        Trigger::Change => Event::Change {
             event_id: string("event_id").ok_or_else(corrupt)?,
             event_type: string("event_type").ok_or_else(corrupt)?,
             object_id: string("object_id").ok_or_else(corrupt)?,
             at_ms: number("at_ms").ok_or_else(corrupt)?,
             data: json_text("data"),
         },
-        Some("webhook") => Event::Webhook(WebhookRequest {
+        Trigger::Webhook => Event::Webhook(WebhookRequest {
             method: string("method").ok_or_else(corrupt)?,
             path: string("path").ok_or_else(corrupt)?,
             query: string("query").unwrap_or_default(),
@@ -187,8 +195,73 @@ pub(crate) fn event_from_json(text: &str) -> Result<Event> {
                 .decode(string("body_base64").unwrap_or_default())
                 .map_err(|_| corrupt())?,
         }),
-        _ => return Err(corrupt()),
     })
+}
+
+/// The stored form of a runtime trigger.
+pub(crate) fn stored_trigger(trigger: runtime::Trigger) -> Trigger {
+    match trigger {
+        runtime::Trigger::Invoke => Trigger::Invoke,
+        runtime::Trigger::Schedule => Trigger::Schedule,
+        runtime::Trigger::Change => Trigger::Change,
+        runtime::Trigger::Webhook => Trigger::Webhook,
+    }
+}
+
+/// The stored status of a run that ended with the guest's outcome `status`.
+pub(crate) fn ended_status(status: &runtime::RunStatus) -> RunStatus {
+    match status {
+        runtime::RunStatus::Ok => RunStatus::Ok,
+        runtime::RunStatus::Error(_) => RunStatus::Error,
+        runtime::RunStatus::Trap(_) => RunStatus::Trap,
+        runtime::RunStatus::FuelExhausted => RunStatus::FuelExhausted,
+        runtime::RunStatus::MemoryLimit => RunStatus::MemoryLimit,
+        runtime::RunStatus::Timeout => RunStatus::Timeout,
+        runtime::RunStatus::HostCallLimit => RunStatus::HostCallLimit,
+        runtime::RunStatus::OutputLimit => RunStatus::OutputLimit,
+    }
+}
+
+/// A new queued run of `event`.
+pub(crate) fn new_run(
+    installation_id: Id,
+    run_key: Option<String>,
+    event: &Event,
+    user_id: Id,
+) -> RunRow {
+    run_row(
+        installation_id,
+        run_key,
+        stored_trigger(event.trigger()),
+        event_json(event).to_string(),
+        user_id,
+    )
+}
+
+/// A new queued run of an event already in its stored form ([`event_json`]).
+pub(crate) fn run_row(
+    installation_id: Id,
+    run_key: Option<String>,
+    trigger: Trigger,
+    event: String,
+    user_id: Id,
+) -> RunRow {
+    RunRow {
+        id: Id::new(),
+        installation_id,
+        run_key,
+        trigger,
+        event,
+        user_id,
+        status: RunStatus::Queued,
+        attempts: 0,
+        lease_until: 0,
+        created_time: document::time::now_ms(),
+        started_time: None,
+        finished_time: None,
+        record: None,
+        output: None,
+    }
 }
 
 fn level_name(level: LogLevel) -> &'static str {
@@ -257,8 +330,8 @@ fn time(ms: Option<i64>) -> Value {
 }
 
 impl RunView {
-    pub fn status(&self) -> &str {
-        &self.row.status
+    pub fn status(&self) -> RunStatus {
+        self.row.status
     }
 
     pub fn to_json(&self) -> Value {
@@ -267,8 +340,8 @@ impl RunView {
             "object": "run",
             "id": row.id.to_string(),
             "installation_id": row.installation_id.to_string(),
-            "trigger": row.trigger,
-            "status": row.status,
+            "trigger": row.trigger.as_str(),
+            "status": row.status.as_str(),
             "attempts": row.attempts,
             "user_id": row.user_id.to_string(),
             "created_time": time(Some(row.created_time)),

@@ -52,13 +52,137 @@ pub enum RunState {
     Canceled,
 }
 
+/// A run's status as stored (`integration_runs.status`): waiting, held by an attempt, canceled,
+/// or how it ended. The ended statuses name the guest's outcome as the runtime reports it, and
+/// the platform's own ends (`lost`, `skipped`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RunStatus {
+    /// Waiting in the queue to be claimed.
+    Queued,
+    /// Claimed under a lease by the attempt `attempts` names.
+    Running,
+    Canceled,
+    Ok,
+    Error,
+    Trap,
+    FuelExhausted,
+    MemoryLimit,
+    Timeout,
+    HostCallLimit,
+    OutputLimit,
+    /// Its worker kept dying; given up after the attempts allowed.
+    Lost,
+    /// A change run whose actor can't read the changed object.
+    Skipped,
+}
+
+impl RunStatus {
+    /// Every status, each stored as its [`RunStatus::as_str`].
+    pub const ALL: [RunStatus; 13] = [
+        RunStatus::Queued,
+        RunStatus::Running,
+        RunStatus::Canceled,
+        RunStatus::Ok,
+        RunStatus::Error,
+        RunStatus::Trap,
+        RunStatus::FuelExhausted,
+        RunStatus::MemoryLimit,
+        RunStatus::Timeout,
+        RunStatus::HostCallLimit,
+        RunStatus::OutputLimit,
+        RunStatus::Lost,
+        RunStatus::Skipped,
+    ];
+
+    /// The stored text.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Queued => "queued",
+            RunStatus::Running => "running",
+            RunStatus::Canceled => "canceled",
+            RunStatus::Ok => "ok",
+            RunStatus::Error => "error",
+            RunStatus::Trap => "trap",
+            RunStatus::FuelExhausted => "fuel_exhausted",
+            RunStatus::MemoryLimit => "memory_limit",
+            RunStatus::Timeout => "timeout",
+            RunStatus::HostCallLimit => "host_call_limit",
+            RunStatus::OutputLimit => "output_limit",
+            RunStatus::Lost => "lost",
+            RunStatus::Skipped => "skipped",
+        }
+    }
+
+    /// The status stored as `text`; anything else is a corrupt record.
+    pub fn parse(text: &str) -> Result<RunStatus> {
+        RunStatus::ALL
+            .into_iter()
+            .find(|status| status.as_str() == text)
+            .ok_or_else(|| Error::Corrupt(format!("run status `{text}`")))
+    }
+
+    /// Whether the run has ended (neither waiting nor held): nothing will change it again.
+    pub fn is_ended(self) -> bool {
+        !matches!(self, RunStatus::Queued | RunStatus::Running)
+    }
+}
+
+impl std::fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What made a run (`integration_runs.trigger_kind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Trigger {
+    Invoke,
+    Schedule,
+    Change,
+    Webhook,
+}
+
+impl Trigger {
+    /// Every trigger, each stored as its [`Trigger::as_str`].
+    pub const ALL: [Trigger; 4] = [
+        Trigger::Invoke,
+        Trigger::Schedule,
+        Trigger::Change,
+        Trigger::Webhook,
+    ];
+
+    /// The stored text.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Invoke => "invoke",
+            Trigger::Schedule => "schedule",
+            Trigger::Change => "change",
+            Trigger::Webhook => "webhook",
+        }
+    }
+
+    /// The trigger stored as `text`; anything else is a corrupt record.
+    pub fn parse(text: &str) -> Result<Trigger> {
+        Trigger::ALL
+            .into_iter()
+            .find(|trigger| trigger.as_str() == text)
+            .ok_or_else(|| Error::Corrupt(format!("run trigger `{text}`")))
+    }
+}
+
+impl std::fmt::Display for Trigger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// How one attempt of a run ended, for [`Tx::finish_runs`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunEnd {
     pub id: Id,
     /// The attempt that holds the run; any other attempt's end is refused.
     pub attempt: i64,
-    pub status: String,
+    pub status: RunStatus,
     pub record: String,
     pub output: Option<String>,
     /// When the guest started, in ms; `None` keeps the claim's time (a run ended unstarted).
@@ -72,14 +196,12 @@ pub struct RunRow {
     pub id: Id,
     pub installation_id: Id,
     pub run_key: Option<String>,
-    /// `invoke`, `schedule`, `change` or `webhook`.
-    pub trigger: String,
+    pub trigger: Trigger,
     /// The event as JSON owned by the service.
     pub event: String,
     /// The user the run acts for.
     pub user_id: Id,
-    /// `queued`, `running`, `canceled`, or a finished run's status code.
-    pub status: String,
+    pub status: RunStatus,
     pub attempts: i64,
     pub lease_until: i64,
     pub created_time: i64,
@@ -93,10 +215,10 @@ pub struct RunRow {
 
 impl RunRow {
     pub fn state(&self) -> RunState {
-        match self.status.as_str() {
-            "queued" => RunState::Queued,
-            "running" => RunState::Running,
-            "canceled" => RunState::Canceled,
+        match self.status {
+            RunStatus::Queued => RunState::Queued,
+            RunStatus::Running => RunState::Running,
+            RunStatus::Canceled => RunState::Canceled,
             _ => RunState::Finished,
         }
     }
@@ -162,12 +284,19 @@ const RUN_COLUMN_COUNT: usize = 14;
 pub const RUNS_PER_STATEMENT_MAX: usize = 64;
 /// Ids one `IN (...)` list carries.
 const IDS_PER_STATEMENT_MAX: usize = 500;
-/// Installations one run-start upsert carries (3 parameters each).
+/// Installations one run-start upsert carries ([`RUN_START_COUNT_COLUMN_COUNT`] parameters each).
 const RUN_START_COUNTS_PER_STATEMENT_MAX: usize = 256;
-/// Run ends one UPDATE statement carries (7 parameters each).
+/// Columns of one run-start count: installation, hour, starts.
+const RUN_START_COUNT_COLUMN_COUNT: usize = 3;
+/// Run ends one UPDATE statement carries ([`RUN_END_COLUMN_COUNT`] parameters each).
 const RUN_ENDS_PER_STATEMENT_MAX: usize = 64;
-/// Usage rows one INSERT statement carries (8 parameters each).
+/// Columns of one run end's VALUES row: id, attempt, held status, status, record, output,
+/// started and finished time.
+const RUN_END_COLUMN_COUNT: usize = 8;
+/// Usage rows one INSERT statement carries ([`USAGE_COLUMN_COUNT`] parameters each).
 const USAGE_ROWS_PER_STATEMENT_MAX: usize = 128;
+/// Columns of one `run_usage` row.
+const USAGE_COLUMN_COUNT: usize = 8;
 /// The savepoint around a batch written without `RETURNING`, undone when some row of it was
 /// not written.
 const WITHOUT_RETURNING: &str = "without_returning";
@@ -184,6 +313,13 @@ fn param(dialect: Dialect, n: usize) -> String {
         Dialect::Sqlite => "?".to_string(),
         Dialect::Postgres => format!("${n}"),
     }
+}
+
+/// `status` as an SQL literal. A query on queued or running runs names the status as a literal,
+/// not a parameter, so that the planner can prove the partial index of those runs usable
+/// (migration 7).
+fn literal(status: RunStatus) -> String {
+    format!("'{}'", status.as_str())
 }
 
 /// A query over sqlx's `Any` driver, as [`ReportedWrite::bind`] extends it.
@@ -222,10 +358,10 @@ impl ReportedWrite for RunRow {
             .bind(self.id.to_string())
             .bind(self.installation_id.to_string())
             .bind(self.run_key.clone())
-            .bind(self.trigger.clone())
+            .bind(self.trigger.as_str())
             .bind(self.event.clone())
             .bind(self.user_id.to_string())
-            .bind(self.status.clone())
+            .bind(self.status.as_str())
             .bind(self.attempts)
             .bind(self.lease_until)
             .bind(self.created_time)
@@ -257,7 +393,7 @@ impl ReportedWrite for &RunEnd {
         // run leaves there until a vacuum (8 ms a batch of 64 at 10,000 runs a second, the
         // worker's largest cost). Planned with the table's size (see `write_batch`), each run
         // is found by its primary key.
-        let values = values_placeholders(dialect, rows, 8);
+        let values = values_placeholders(dialect, rows, RUN_END_COLUMN_COUNT);
         format!(
             "WITH ends (id, attempt, held, status, record, output, started_time, finished_time) AS (VALUES {values}) \
              UPDATE integration_runs SET status = ends.status, record = ends.record, output = ends.output, \
@@ -276,8 +412,8 @@ impl ReportedWrite for &RunEnd {
         query
             .bind(self.id.to_string())
             .bind(self.attempt)
-            .bind("running")
-            .bind(self.status.clone())
+            .bind(RunStatus::Running.as_str())
+            .bind(self.status.as_str())
             .bind(self.record.clone())
             .bind(self.output.clone())
             .bind(self.started_time)
@@ -342,10 +478,10 @@ fn decode_run(row: &AnyRow) -> Result<RunRow> {
         id: id_column(row, "id")?,
         installation_id: id_column(row, "installation_id")?,
         run_key: row.try_get("run_key")?,
-        trigger: row.try_get("trigger_kind")?,
+        trigger: Trigger::parse(&row.try_get::<String, _>("trigger_kind")?)?,
         event: row.try_get("event")?,
         user_id: id_column(row, "user_id")?,
-        status: row.try_get("status")?,
+        status: RunStatus::parse(&row.try_get::<String, _>("status")?)?,
         attempts: row.try_get("attempts")?,
         lease_until: row.try_get("lease_until")?,
         created_time: row.try_get("created_time")?,
@@ -363,10 +499,11 @@ impl crate::Store {
     /// writer, and most passes at a high run rate find nothing (the change dispatcher starts
     /// its runs itself), so it replaces a transaction of two row reads (four statements).
     pub async fn runs_due(&self, now: i64) -> Result<bool> {
-        let row = sqlx::query(
-            "SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM integration_runs WHERE status = 'queued' LIMIT 1) queued) \
-             + (SELECT COUNT(*) FROM (SELECT 1 FROM integration_runs WHERE status = 'running' AND lease_until <= $1 LIMIT 1) expired)",
-        )
+        let (queued, running) = (literal(RunStatus::Queued), literal(RunStatus::Running));
+        let row = sqlx::query(&format!(
+            "SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM integration_runs WHERE status = {queued} LIMIT 1) queued) \
+             + (SELECT COUNT(*) FROM (SELECT 1 FROM integration_runs WHERE status = {running} AND lease_until <= $1 LIMIT 1) expired)",
+        ))
         .bind(now)
         .fetch_one(&self.reader)
         .await?;
@@ -614,8 +751,9 @@ impl Tx {
     pub async fn expired_runs(&mut self, now: i64, limit: i64) -> Result<Vec<RunRow>> {
         let rows = sqlx::query(&format!(
             "SELECT {RUN_COLUMNS} FROM integration_runs \
-             WHERE status = 'running' AND lease_until <= $1 \
+             WHERE status = {} AND lease_until <= $1 \
              ORDER BY lease_until, id LIMIT $2{}",
+            literal(RunStatus::Running),
             self.skip_locked()
         ))
         .bind(now)
@@ -629,8 +767,9 @@ impl Tx {
     /// index; [`Tx::claim_queued_runs`] returns those it claims whole.
     pub async fn queued_run_heads(&mut self, limit: i64) -> Result<Vec<(Id, Id)>> {
         let rows = sqlx::query(&format!(
-            "SELECT id, installation_id FROM integration_runs WHERE status = 'queued' \
+            "SELECT id, installation_id FROM integration_runs WHERE status = {} \
              ORDER BY created_time, id LIMIT $1{}",
+            literal(RunStatus::Queued),
             self.skip_locked()
         ))
         .bind(limit)
@@ -644,11 +783,12 @@ impl Tx {
     /// How many runs there are, and how many of them are queued or running (counted from the
     /// partial queue indexes, without reading ended runs).
     pub async fn run_totals(&mut self) -> Result<(i64, i64)> {
-        let row = sqlx::query(
+        let (queued, running) = (literal(RunStatus::Queued), literal(RunStatus::Running));
+        let row = sqlx::query(&format!(
             "SELECT (SELECT COUNT(*) FROM integration_runs), \
-             (SELECT COUNT(*) FROM integration_runs WHERE status = 'queued') \
-             + (SELECT COUNT(*) FROM integration_runs WHERE status = 'running')",
-        )
+             (SELECT COUNT(*) FROM integration_runs WHERE status = {queued}) \
+             + (SELECT COUNT(*) FROM integration_runs WHERE status = {running})",
+        ))
         .fetch_one(&mut *self.tx)
         .await?;
         Ok((row.try_get(0)?, row.try_get(1)?))
@@ -664,14 +804,15 @@ impl Tx {
     /// Claims a run seen by [`Tx::expired_runs`] (or read queued) for one more attempt, leased until
     /// `lease_until`. `false` when someone else changed it first.
     pub async fn claim_run(&mut self, run: &RunRow, now: i64, lease_until: i64) -> Result<bool> {
-        let result = sqlx::query(
-            "UPDATE integration_runs SET status = 'running', attempts = attempts + 1, lease_until = $1, started_time = $2 \
+        let result = sqlx::query(&format!(
+            "UPDATE integration_runs SET status = {}, attempts = attempts + 1, lease_until = $1, started_time = $2 \
              WHERE id = $3 AND status = $4 AND attempts = $5",
-        )
+            literal(RunStatus::Running)
+        ))
         .bind(lease_until)
         .bind(now)
         .bind(run.id.to_string())
-        .bind(run.status.clone())
+        .bind(run.status.as_str())
         .bind(run.attempts)
         .execute(&mut *self.tx)
         .await?;
@@ -700,9 +841,10 @@ impl Tx {
                 Dialect::Sqlite => "+status",
                 Dialect::Postgres => "status",
             };
+            let (queued, running) = (literal(RunStatus::Queued), literal(RunStatus::Running));
             let sql = format!(
-                "UPDATE integration_runs SET status = 'running', attempts = attempts + 1, lease_until = {lease}, started_time = {start} \
-                 WHERE id IN ({list}) AND {status} = 'queued' RETURNING {RUN_COLUMNS}"
+                "UPDATE integration_runs SET status = {running}, attempts = attempts + 1, lease_until = {lease}, started_time = {start} \
+                 WHERE id IN ({list}) AND {status} = {queued} RETURNING {RUN_COLUMNS}"
             );
             let mut query = sqlx::query(&sql).bind(lease_until).bind(now);
             for id in batch {
@@ -719,7 +861,8 @@ impl Tx {
     /// `hour_start` (for the hourly limit).
     pub async fn count_run_starts(&mut self, hour_start: i64, starts: &[(Id, i64)]) -> Result<()> {
         for batch in starts.chunks(RUN_START_COUNTS_PER_STATEMENT_MAX) {
-            let values = values_placeholders(self.dialect, batch.len(), 3);
+            let values =
+                values_placeholders(self.dialect, batch.len(), RUN_START_COUNT_COLUMN_COUNT);
             let sql = format!(
                 "INSERT INTO installation_run_hours (installation_id, hour_start, started) VALUES {values} \
                  ON CONFLICT (installation_id, hour_start) DO UPDATE SET started = installation_run_hours.started + excluded.started"
@@ -786,8 +929,9 @@ impl Tx {
             Dialect::Sqlite => "+installation_id",
             Dialect::Postgres => "installation_id",
         };
+        let running = literal(RunStatus::Running);
         let rows = sqlx::query(&format!(
-            "SELECT installation_id, COUNT(*) FROM integration_runs WHERE status = 'running' AND lease_until > $1 \
+            "SELECT installation_id, COUNT(*) FROM integration_runs WHERE status = {running} AND lease_until > $1 \
              GROUP BY {group}"
         ))
         .bind(now)
@@ -800,9 +944,10 @@ impl Tx {
 
     /// Extends the lease of the attempt that holds the run.
     pub async fn extend_lease(&mut self, id: Id, attempt: i64, lease_until: i64) -> Result<bool> {
-        let result = sqlx::query(
-            "UPDATE integration_runs SET lease_until = $1 WHERE id = $2 AND status = 'running' AND attempts = $3",
-        )
+        let result = sqlx::query(&format!(
+            "UPDATE integration_runs SET lease_until = $1 WHERE id = $2 AND status = {} AND attempts = $3",
+            literal(RunStatus::Running)
+        ))
         .bind(lease_until)
         .bind(id.to_string())
         .bind(attempt)
@@ -826,10 +971,12 @@ impl Tx {
 
     /// Cancels a queued or running run; `false` when it had already ended.
     pub async fn cancel_run(&mut self, id: Id, record: &str, now: i64) -> Result<bool> {
-        let result = sqlx::query(
-            "UPDATE integration_runs SET status = 'canceled', record = $1, finished_time = $2 \
-             WHERE id = $3 AND status IN ('queued', 'running')",
-        )
+        let (queued, running) = (literal(RunStatus::Queued), literal(RunStatus::Running));
+        let result = sqlx::query(&format!(
+            "UPDATE integration_runs SET status = {}, record = $1, finished_time = $2 \
+             WHERE id = $3 AND status IN ({queued}, {running})",
+            literal(RunStatus::Canceled)
+        ))
         .bind(record.to_string())
         .bind(now)
         .bind(id.to_string())
@@ -1021,7 +1168,7 @@ impl Tx {
 
     pub async fn insert_usage(&mut self, usage: &[RunUsage]) -> Result<()> {
         for batch in usage.chunks(USAGE_ROWS_PER_STATEMENT_MAX) {
-            let values = values_placeholders(self.dialect, batch.len(), 8);
+            let values = values_placeholders(self.dialect, batch.len(), USAGE_COLUMN_COUNT);
             let sql = format!(
                 "INSERT INTO run_usage (run_id, installation_id, time, cpu_us, fuel, \
                  memory_byte_seconds, host_calls, outbound_requests) VALUES {values}"

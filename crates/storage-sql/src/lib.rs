@@ -30,7 +30,8 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{Any, AnyPool, ConnectOptions, Executor, Row};
 
 pub use integrations::{
-    InstallationRecord, PackageRecord, RunEnd, RunRow, RunState, RunUsage, UsageEvent,
+    InstallationRecord, PackageRecord, RunEnd, RunRow, RunState, RunStatus, RunUsage, Trigger,
+    UsageEvent,
 };
 pub use log::{AuditEntry, Change, ChangeCursor, ChangeRecord};
 pub use nodes::{Chain, Comment, Node, NodeKind, Position, StoredNode, TREE_DEPTH_MAX};

@@ -528,17 +528,17 @@ pub fn render(migration: &Migration, dialect: Dialect) -> String {
 mod tests {
     use document::Id;
 
-    use crate::{PackageRecord, RunRow, Store};
+    use crate::{PackageRecord, RunRow, RunStatus, Store, Trigger};
 
     fn run(id: u128, installation: Id, key: &str) -> RunRow {
         RunRow {
             id: Id::from_u128(id),
             installation_id: installation,
             run_key: Some(key.to_string()),
-            trigger: "change".into(),
+            trigger: Trigger::Change,
             event: "{}".into(),
             user_id: Id::from_u128(9),
-            status: "ok".into(),
+            status: RunStatus::Ok,
             attempts: 1,
             lease_until: 0,
             created_time: id as i64,

@@ -212,7 +212,7 @@ impl Fixture {
         for _ in 0..2_000 {
             self.platform.work().await.expect("worker pass");
             let view = self.platform.run(actor, run).await.expect("run");
-            if !matches!(view.status(), "queued" | "running") {
+            if view.status().is_ended() {
                 return view;
             }
             tokio::time::sleep(Duration::from_millis(5)).await;

@@ -3,6 +3,7 @@
 
 use integrations::{Error, InstallRequest, PlatformLimits};
 use serde_json::json;
+use storage_sql::RunStatus;
 
 use crate::{Fixture, message, output, probe, probe_manifest, stores};
 
@@ -18,7 +19,7 @@ async fn an_ok_run_applies_its_writes_together_as_the_integration() {
                 json!({"op": "create-and-append", "parent_id": fixture.shared.to_string()}),
             )
             .await;
-        assert_eq!(run.status(), "ok", "{name}: {}", message(&run));
+        assert_eq!(run.status(), RunStatus::Ok, "{name}: {}", message(&run));
         let page_id = output(&run)["page_id"].as_str().unwrap().to_string();
         let page_id = document::Id::parse(&page_id).unwrap();
         let page = fixture
@@ -69,7 +70,7 @@ async fn a_run_that_traps_or_fails_after_staging_writes_leaves_nothing() {
     for (name, store) in stores().await {
         let fixture = Fixture::new(store).await;
         let installation = fixture.install(&probe_manifest("1.0.0", ""), probe()).await;
-        for (then, status) in [("trap", "trap"), ("fail", "error")] {
+        for (then, status) in [("trap", RunStatus::Trap), ("fail", RunStatus::Error)] {
             let run = fixture
                 .invoke(
                     &fixture.ada,
@@ -102,7 +103,7 @@ async fn a_write_the_workspace_refuses_fails_the_whole_run() {
                 json!({"op": "create-and-append", "parent_id": fixture.unshared.to_string()}),
             )
             .await;
-        assert_eq!(run.status(), "error", "{name}");
+        assert_eq!(run.status(), RunStatus::Error, "{name}");
         assert!(
             message(&run).contains("refused a staged write"),
             "{name}: {}",
@@ -124,13 +125,13 @@ async fn reads_outside_the_intersection_are_not_found_and_audited() {
         let get = |page: document::Id| json!({"op": "get-page", "page_id": page.to_string()});
         // Ada can read all three; the integration was given `shared` and `private`.
         let run = fixture.invoke(&fixture.ada, id, get(fixture.shared)).await;
-        assert_eq!(run.status(), "ok", "{name}: {}", message(&run));
+        assert_eq!(run.status(), RunStatus::Ok, "{name}: {}", message(&run));
         let run = fixture.invoke(&fixture.ada, id, get(fixture.private)).await;
-        assert_eq!(run.status(), "ok", "{name}: {}", message(&run));
+        assert_eq!(run.status(), RunStatus::Ok, "{name}: {}", message(&run));
         let run = fixture
             .invoke(&fixture.ada, id, get(fixture.unshared))
             .await;
-        assert_eq!(run.status(), "error", "{name}");
+        assert_eq!(run.status(), RunStatus::Error, "{name}");
         assert!(
             message(&run).contains("not-found"),
             "{name}: {}",
@@ -138,14 +139,14 @@ async fn reads_outside_the_intersection_are_not_found_and_audited() {
         );
         // Ben can't read `private`: acting for Ben, the integration can't either.
         let run = fixture.invoke(&fixture.ben, id, get(fixture.private)).await;
-        assert_eq!(run.status(), "error", "{name}");
+        assert_eq!(run.status(), RunStatus::Error, "{name}");
         assert!(
             message(&run).contains("not-found"),
             "{name}: {}",
             message(&run)
         );
         let run = fixture.invoke(&fixture.ben, id, get(fixture.shared)).await;
-        assert_eq!(run.status(), "ok", "{name}: {}", message(&run));
+        assert_eq!(run.status(), RunStatus::Ok, "{name}: {}", message(&run));
         // Both denials are in the audit log with the integration, the user and the object.
         let audit = fixture
             .workspace
@@ -180,16 +181,19 @@ async fn limits_end_runs_with_their_status_and_no_writes() {
         .await;
     let id = installation.record.id;
     for (input, statuses) in [
-        (json!({"op": "spin"}), &["timeout", "fuel_exhausted"][..]),
-        (json!({"op": "allocate"}), &["memory_limit"][..]),
-        (json!({"op": "recurse"}), &["trap"][..]),
+        (
+            json!({"op": "spin"}),
+            &[RunStatus::Timeout, RunStatus::FuelExhausted][..],
+        ),
+        (json!({"op": "allocate"}), &[RunStatus::MemoryLimit][..]),
+        (json!({"op": "recurse"}), &[RunStatus::Trap][..]),
         (
             json!({"op": "big-output", "bytes": 1_000_000}),
-            &["output_limit"][..],
+            &[RunStatus::OutputLimit][..],
         ),
         (
             json!({"op": "log-spam", "count": 10_000}),
-            &["host_call_limit"][..],
+            &[RunStatus::HostCallLimit][..],
         ),
     ] {
         let run = fixture.invoke(&fixture.ada, id, input.clone()).await;
@@ -205,7 +209,7 @@ async fn limits_end_runs_with_their_status_and_no_writes() {
     let run = fixture
         .invoke(&fixture.ada, id, json!({"op": "echo", "n": 1}))
         .await;
-    assert_eq!(run.status(), "ok");
+    assert_eq!(run.status(), RunStatus::Ok);
     assert_eq!(output(&run)["n"], 1);
 }
 
@@ -222,7 +226,7 @@ async fn key_value_data_persists_only_from_ok_runs_and_secrets_stay_out_of_logs(
             json!({"op": "kv", "key": "k", "value": "one"}),
         )
         .await;
-    assert_eq!(first.status(), "ok", "{}", message(&first));
+    assert_eq!(first.status(), RunStatus::Ok, "{}", message(&first));
     assert_eq!(output(&first)["before"], json!(null));
     let second = fixture
         .invoke(
@@ -262,7 +266,7 @@ async fn key_value_data_persists_only_from_ok_runs_and_secrets_stay_out_of_logs(
             json!({"op": "secret", "name": "API_TOKEN"}),
         )
         .await;
-    assert_eq!(run.status(), "ok", "{}", message(&run));
+    assert_eq!(run.status(), RunStatus::Ok, "{}", message(&run));
     assert_eq!(output(&run)["found"], true);
     let stored = run.to_json().to_string();
     assert!(
@@ -298,7 +302,7 @@ async fn cancel_stops_a_queued_run_and_the_hourly_budget_holds() {
             .cancel(&fixture.ada, run.row.id)
             .await
             .unwrap();
-        assert_eq!(canceled.status(), "canceled", "{name}");
+        assert_eq!(canceled.status(), RunStatus::Canceled, "{name}");
         fixture.platform.work().await.unwrap();
         let after = fixture
             .platform
@@ -307,7 +311,7 @@ async fn cancel_stops_a_queued_run_and_the_hourly_budget_holds() {
             .unwrap();
         assert_eq!(
             after.status(),
-            "canceled",
+            RunStatus::Canceled,
             "{name}: a canceled run never starts"
         );
         assert!(matches!(
@@ -342,7 +346,7 @@ async fn cancel_stops_a_queued_run_and_the_hourly_budget_holds() {
             let run = fixture
                 .invoke(&fixture.ada, id, json!({"op": "echo"}))
                 .await;
-            assert_eq!(run.status(), "ok", "{name}");
+            assert_eq!(run.status(), RunStatus::Ok, "{name}");
         }
         assert!(matches!(
             fixture
@@ -390,7 +394,7 @@ async fn a_run_whose_worker_died_is_claimed_again_and_given_up_after_its_attempt
         claim(store.clone(), run.row.id).await;
         // Another worker takes it over and runs it to the end.
         let view = fixture.finish(&fixture.ada, run.row.id).await;
-        assert_eq!(view.status(), "ok", "{name}: {}", message(&view));
+        assert_eq!(view.status(), RunStatus::Ok, "{name}: {}", message(&view));
         assert_eq!(view.row.attempts, 2, "{name}");
         assert_eq!(output(&view)["n"], 7, "{name}");
 
@@ -408,7 +412,7 @@ async fn a_run_whose_worker_died_is_claimed_again_and_given_up_after_its_attempt
         claim(store.clone(), run.row.id).await;
         claim(store.clone(), run.row.id).await;
         let view = fixture.finish(&fixture.ada, run.row.id).await;
-        assert_eq!(view.status(), "lost", "{name}");
+        assert_eq!(view.status(), RunStatus::Lost, "{name}");
     }
 }
 
@@ -437,14 +441,19 @@ async fn runs_ending_together_each_keep_their_own_record_output_and_usage() {
         for (n, run) in runs {
             let view = fixture.finish(&fixture.ada, run).await;
             if n % 3 == 0 {
-                assert_eq!(view.status(), "error", "{name}: run {n}");
+                assert_eq!(view.status(), RunStatus::Error, "{name}: run {n}");
                 assert!(
                     message(&view).contains(&format!("failure {n}")),
                     "{name}: {}",
                     message(&view)
                 );
             } else {
-                assert_eq!(view.status(), "ok", "{name}: run {n}: {}", message(&view));
+                assert_eq!(
+                    view.status(),
+                    RunStatus::Ok,
+                    "{name}: run {n}: {}",
+                    message(&view)
+                );
                 assert_eq!(
                     output(&view)["n"],
                     n,
@@ -503,7 +512,7 @@ async fn runs_claimed_ahead_of_the_slots_start_in_order_and_run_once() {
         for (n, run) in runs.into_iter().enumerate() {
             let view = fixture.finish(&fixture.ada, run).await;
             assert!(
-                ["timeout", "fuel_exhausted"].contains(&view.status()),
+                [RunStatus::Timeout, RunStatus::FuelExhausted].contains(&view.status()),
                 "{name}: run {n}: {} ({})",
                 view.status(),
                 message(&view)

@@ -3,6 +3,7 @@
 
 use integrations::{InstallRequest, Platform};
 use serde_json::json;
+use storage_sql::{RunStatus, Trigger};
 use workspace::ParentInput;
 
 use crate::{Fixture, output, page, probe, probe_manifest, runtime, stores};
@@ -22,11 +23,7 @@ async fn drain(fixture: &Fixture, installation: document::Id, runs: usize) {
     for _ in 0..2_000 {
         fixture.platform.work().await.unwrap();
         let made = runs_of(fixture, installation).await;
-        if made.len() >= runs
-            && made
-                .iter()
-                .all(|run| !matches!(run.status(), "queued" | "running"))
-        {
+        if made.len() >= runs && made.iter().all(|run| run.status().is_ended()) {
             return;
         }
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
@@ -119,13 +116,13 @@ async fn each_change_runs_each_subscriber_once_and_only_where_it_can_read() {
                 .unwrap_or_else(|| panic!("{name}: no run for {object}"))
         };
         let run = by_object(visible);
-        assert_eq!(run.status(), "ok", "{name}");
-        assert_eq!(run.row.trigger, "change");
+        assert_eq!(run.status(), RunStatus::Ok, "{name}");
+        assert_eq!(run.row.trigger, Trigger::Change);
         assert_eq!(output(run)["changed"], visible.to_string(), "{name}");
         // The integration can't read the page created under `unshared`: its run is skipped
         // without starting the guest.
         let run = by_object(hidden);
-        assert_eq!(run.status(), "skipped", "{name}");
+        assert_eq!(run.status(), RunStatus::Skipped, "{name}");
         assert_eq!(run.to_json()["output"], json!(null));
     }
 }
@@ -183,7 +180,7 @@ async fn a_change_run_starts_from_the_trigger_pass_and_one_over_its_budget_waits
         let queued = runs_of(&fixture, id)
             .await
             .into_iter()
-            .filter(|run| run.status() == "queued")
+            .filter(|run| run.status() == RunStatus::Queued)
             .count();
         assert_eq!(queued, 1, "{name}");
     }
@@ -272,7 +269,7 @@ async fn an_idle_worker_runs_a_change_committed_here_without_waiting_for_its_pol
     .await;
     let run = loop {
         let runs = runs_of(&fixture, id).await;
-        if let Some(run) = runs.iter().find(|run| run.status() == "ok") {
+        if let Some(run) = runs.iter().find(|run| run.status() == RunStatus::Ok) {
             break run.clone();
         }
         assert!(
@@ -300,16 +297,14 @@ async fn writes_of_the_integration_itself_do_not_trigger_it_again() {
             json!({"op": "create-and-append", "parent_id": fixture.shared.to_string()}),
         )
         .await;
-    assert_eq!(run.status(), "ok");
+    assert_eq!(run.status(), RunStatus::Ok);
     drain(&fixture, id, 1).await;
     let runs = runs_of(&fixture, id).await;
     assert_eq!(
         runs.len(),
         1,
         "only the invoke ran: {:?}",
-        runs.iter()
-            .map(|r| r.row.trigger.clone())
-            .collect::<Vec<_>>()
+        runs.iter().map(|r| r.row.trigger).collect::<Vec<_>>()
     );
 }
 
@@ -350,8 +345,8 @@ async fn each_schedule_tick_runs_once_even_when_two_nodes_see_it() {
         let runs = runs_of(&fixture, id).await;
         assert_eq!(runs.len(), 3, "{name}");
         for run in &runs {
-            assert_eq!(run.status(), "ok", "{name}");
-            assert_eq!(run.row.trigger, "schedule");
+            assert_eq!(run.status(), RunStatus::Ok, "{name}");
+            assert_eq!(run.row.trigger, Trigger::Schedule);
             assert_eq!(output(run)["schedule"], "every-minute");
             let event: serde_json::Value = serde_json::from_str(&run.row.event).unwrap();
             let fire_at = event["fire_at_ms"].as_i64().unwrap();

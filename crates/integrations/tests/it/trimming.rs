@@ -6,6 +6,7 @@ use access::IntegrationActor;
 use integrations::{InstallRequest, WorkspaceScope};
 use proptest::prelude::*;
 use serde_json::json;
+use storage_sql::RunStatus;
 use workspace::{Actor, Grantee, Level, ParentInput};
 
 use crate::{Fixture, message, page, probe, probe_manifest};
@@ -120,7 +121,7 @@ async fn check(specs: Vec<PageSpec>, read_scope: bool, as_ben: bool) {
                 json!({"op": "get-page", "page_id": page.to_string()}),
             )
             .await;
-        let read = run.status() == "ok";
+        let read = run.status() == RunStatus::Ok;
         assert_eq!(
             read,
             expected,
@@ -179,7 +180,7 @@ async fn vector_search_returns_only_pages_in_the_intersection() {
     while fixture.workspace.index_changes().await.unwrap().events > 0 {}
     let search = json!({"op": "vector-search", "query": "budget planning", "limit": 10});
     let found = |run: &integrations::RunView| -> Vec<String> {
-        assert_eq!(run.status(), "ok", "{}", message(run));
+        assert_eq!(run.status(), RunStatus::Ok, "{}", message(run));
         let mut pages: Vec<String> = crate::output(run)["pages"]
             .as_array()
             .unwrap()

@@ -3,7 +3,9 @@
 //! which rows they wrote. And the installations revision that caches of them watch.
 
 use document::Id;
-use storage_sql::{InstallationRecord, PackageRecord, RunEnd, RunRow, Store, Tx};
+use storage_sql::{
+    Error, InstallationRecord, PackageRecord, RunEnd, RunRow, RunStatus, Store, Trigger, Tx,
+};
 
 use crate::{runtime, stores};
 
@@ -12,10 +14,10 @@ pub(crate) fn run(id: u128, installation: Id, key: &str) -> RunRow {
         id: Id::from_u128(id),
         installation_id: installation,
         run_key: Some(key.to_string()),
-        trigger: "change".into(),
+        trigger: Trigger::Change,
         event: "{}".into(),
         user_id: Id::from_u128(9),
-        status: "running".into(),
+        status: RunStatus::Running,
         attempts: 1,
         lease_until: i64::MAX / 2,
         created_time: id as i64,
@@ -30,7 +32,7 @@ fn end(run: &RunRow, attempt: i64) -> RunEnd {
     RunEnd {
         id: run.id,
         attempt,
-        status: "ok".into(),
+        status: RunStatus::Ok,
         record: format!("{{\"attempt\":{attempt}}}"),
         output: None,
         started_time: Some(1),
@@ -205,7 +207,7 @@ fn runs_are_due_when_queued_or_their_lease_ended() {
             assert!(!store.runs_due(i64::MAX).await.unwrap(), "{name}: ended");
             // Queued: due at once.
             let mut queued = run(11, owner.id, "queued");
-            queued.status = "queued".into();
+            queued.status = RunStatus::Queued;
             queued.attempts = 0;
             queued.started_time = None;
             let mut tx = store.write().await.unwrap();
@@ -297,6 +299,61 @@ fn an_installations_runs_are_listed_whole_whether_filed_in_the_directory_or_not(
             let again = store.flush_run_directory().await.unwrap();
             assert_eq!(again, 0, "{name}: nothing is filed twice");
             assert_listed(&store, &runs, &both, &format!("{name}: all filed")).await;
+        }
+    });
+}
+
+#[test]
+fn every_status_and_trigger_reads_back_as_stored() {
+    for status in RunStatus::ALL {
+        assert_eq!(RunStatus::parse(status.as_str()).unwrap(), status);
+    }
+    for trigger in Trigger::ALL {
+        assert_eq!(Trigger::parse(trigger.as_str()).unwrap(), trigger);
+    }
+}
+
+/// A status or trigger the code doesn't know (written by a newer version, or by hand) reads as
+/// a corrupt record: an error the caller reports, never a panic.
+#[test]
+fn an_unknown_stored_status_or_trigger_is_a_corrupt_record() {
+    runtime().block_on(async {
+        let path = std::env::temp_dir().join(format!("trellis-runs-{}.sqlite", Id::new()));
+        let url = format!("sqlite://{}?mode=rwc", path.display());
+        let store = Store::open(&url).await.unwrap();
+        let mut tx = store.write().await.unwrap();
+        let package = with_package(&mut tx).await;
+        let owner = installation(2, package);
+        tx.insert_installation(&owner).await.unwrap();
+        let stored = run(10, owner.id, "change:1");
+        tx.insert_runs(std::slice::from_ref(&stored)).await.unwrap();
+        tx.commit().await.unwrap();
+        for (status, trigger, unknown) in [
+            ("paused", "change", "paused"),
+            ("running", "telepathy", "telepathy"),
+        ] {
+            use sqlx::Connection as _;
+            let mut raw = sqlx::AnyConnection::connect(&url).await.unwrap();
+            sqlx::query(&format!(
+                "UPDATE integration_runs SET status = '{status}', trigger_kind = '{trigger}' \
+                 WHERE id = '{}'",
+                stored.id
+            ))
+            .execute(&mut raw)
+            .await
+            .unwrap();
+            raw.close().await.unwrap();
+            let mut tx = store.read().await.unwrap();
+            let read = tx.get_run(stored.id).await;
+            tx.commit().await.unwrap();
+            assert!(
+                matches!(&read, Err(Error::Corrupt(message)) if message.contains(unknown)),
+                "{unknown}: {read:?}"
+            );
+        }
+        store.close().await;
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
         }
     });
 }
