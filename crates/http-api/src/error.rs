@@ -91,7 +91,7 @@ impl From<workspace::Error> for ApiError {
                 "internal_server_error",
                 "Unexpected error occurred.",
             ),
-            other => ApiError::new(status, other.code(), other.to_string()),
+            other => ApiError::new(status, other.code().as_str(), other.to_string()),
         }
     }
 }

@@ -46,12 +46,12 @@ impl From<integrations::Error> for ApiError {
                 tracing::error!(%error, "integrations error");
                 return ApiError::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
-                    error.code(),
+                    error.code().as_str(),
                     "Internal error.",
                 );
             }
         };
-        ApiError::new(status, error.code(), error.to_string())
+        ApiError::new(status, error.code().as_str(), error.to_string())
     }
 }
 
