@@ -1,5 +1,7 @@
 //! The domain's error: always a fault in what the caller sent, never an internal one.
 
+use crate::ErrorCode;
+
 /// A validation failure. `field` is a path into the request (`properties.Status.select`,
 /// `children[3].paragraph.rich_text[0].text.content`) so that the message names the
 /// offending field.
@@ -16,6 +18,11 @@ impl Error {
             field: field.into(),
             message: message.into(),
         }
+    }
+
+    /// Always [`ErrorCode::ValidationError`]: the domain only ever refuses what it was sent.
+    pub fn code(&self) -> ErrorCode {
+        ErrorCode::ValidationError
     }
 
     /// Prefixes the field path, for errors raised by a nested validator.

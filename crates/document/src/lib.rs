@@ -8,6 +8,7 @@
 pub mod block;
 pub mod data_source;
 pub mod error;
+pub mod error_code;
 pub mod filter;
 pub mod ids;
 pub mod limits;
@@ -20,6 +21,7 @@ pub mod time;
 pub use block::{Block, BlockKind, Color, Icon};
 pub use data_source::{DataSource, Database, PropertyConfig, PropertySchema, SelectOption};
 pub use error::{Error, Result};
+pub use error_code::ErrorCode;
 pub use filter::{Condition, Filter, Sort, SortDirection, TimestampKind};
 pub use ids::Id;
 pub use page::{Page, Parent};

@@ -13,17 +13,19 @@ use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use document::ErrorCode;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use http_body_util::BodyExt;
 
 use crate::error::ApiError;
-use crate::routes::{AppState, NOTION_VERSIONS};
+use crate::extract::{NotionVersion, VersionHeader};
+use crate::routes::AppState;
 
 /// Bytes of the request target (path and query). Longer ones answer `414`.
 pub const REQUEST_URI_BYTES_MAX: usize = 8 * 1024;
 /// Bytes of all request header names and values together. More answer `431`.
 pub const REQUEST_HEADERS_BYTES_MAX: usize = 32 * 1024;
-/// Bytes of an oversized body read and thrown away before answering `413`, so that the client,
+/// Bytes of an oversized body read and thrown away before answering, so that the client,
 /// still sending, reads the answer instead of a reset connection. Past this the connection is
 /// simply closed.
 pub const REJECTED_BODY_DRAIN_BYTES_MAX: usize = 16 * 1024 * 1024;
@@ -35,6 +37,9 @@ pub const ADDRESS_REQUESTS_PER_SECOND_MAX: u32 = 1_000;
 pub const ADDRESS_REQUESTS_BURST_MAX: u32 = 2_000;
 /// Keys a rate limiter keeps before it forgets those whose bucket is full again.
 pub const RATE_LIMIT_KEYS_MAX: usize = 10_000;
+
+/// For the log line's latency, in milliseconds with a fraction.
+const MILLISECONDS_PER_SECOND: f64 = 1_000.0;
 
 tokio::task_local! {
     /// The id of the request being served, for error bodies built deep in a handler.
@@ -157,66 +162,83 @@ fn is_json(headers: &HeaderMap) -> bool {
     }
 }
 
-/// The checks made before a handler runs; an error answers the request.
+/// Why the edge answered a request before any handler ran.
+enum Refusal {
+    /// The declared body is over the route's limit. The rest of it is read and dropped first
+    /// (see [`drain`]), so a client still sending reads the answer.
+    BodyTooLarge {
+        length_bytes: usize,
+        max_bytes: usize,
+    },
+    /// Any other refusal, answered at once.
+    Refused(ApiError),
+}
+
+impl From<ApiError> for Refusal {
+    fn from(error: ApiError) -> Self {
+        Refusal::Refused(error)
+    }
+}
+
+/// The checks made before a handler runs; a refusal answers the request.
 async fn admit(
     state: &AppState,
     uri: &Uri,
     headers: &HeaderMap,
     client: Option<SocketAddr>,
     body_hint_bytes: u64,
-) -> Result<(), ApiError> {
+) -> Result<(), Refusal> {
     let uri_bytes = uri.path_and_query().map_or(0, |value| value.as_str().len());
     if uri_bytes > REQUEST_URI_BYTES_MAX {
-        return Err(ApiError::new(
+        return Err(ApiError::with_http_status(
+            ErrorCode::InvalidRequestUrl,
             StatusCode::URI_TOO_LONG,
-            "invalid_request_url",
             format!(
                 "The request URL has {uri_bytes} bytes; the limit is {REQUEST_URI_BYTES_MAX} bytes."
             ),
-        ));
+        )
+        .into());
     }
     let header_bytes = headers_bytes(headers);
     if header_bytes > REQUEST_HEADERS_BYTES_MAX {
-        return Err(ApiError::new(
+        return Err(ApiError::with_http_status(
+            ErrorCode::InvalidRequest,
             StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            "invalid_request",
             format!(
                 "The request headers have {header_bytes} bytes; the limit is {REQUEST_HEADERS_BYTES_MAX} bytes."
             ),
-        ));
+        )
+        .into());
     }
-    if let Some(address) = client
-        && let Err(wait) = state.address_limiter.check(&address_key(address.ip()))
-    {
-        let mut error = ApiError::rate_limited();
-        error.retry_after_seconds = Some(wait);
-        return Err(error);
+    if let Some(address) = client {
+        state
+            .address_limiter
+            .check(&address_key(address.ip()))
+            .map_err(ApiError::rate_limited)?;
     }
     let path = uri.path();
     if is_passthrough(path) {
         return Ok(());
     }
     if path.starts_with("/v1/") {
-        match headers.get("notion-version") {
-            None => {
+        match NotionVersion::of(headers) {
+            Ok(_) => {}
+            Err(VersionHeader::Missing) => {
                 return Err(ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "missing_version",
+                    ErrorCode::MissingVersion,
                     "Notion-Version header failed validation: Notion-Version header should be defined, instead was `undefined`.",
-                ));
+                )
+                .into());
             }
-            Some(version) => {
-                let version = version.to_str().unwrap_or_default();
-                if !NOTION_VERSIONS.contains(&version) {
-                    return Err(ApiError::new(
-                        StatusCode::BAD_REQUEST,
-                        "validation_error",
-                        format!(
-                            "Notion-Version header should be one of {}, instead was `{version}`.",
-                            NOTION_VERSIONS.join(", ")
-                        ),
-                    ));
-                }
+            Err(VersionHeader::Unknown(version)) => {
+                return Err(ApiError::new(
+                    ErrorCode::ValidationError,
+                    format!(
+                        "Notion-Version header should be one of {}, instead was `{version}`.",
+                        NotionVersion::ALL.map(NotionVersion::as_str).join(", ")
+                    ),
+                )
+                .into());
             }
         }
     }
@@ -225,16 +247,20 @@ async fn admit(
         || headers.contains_key(header::TRANSFER_ENCODING)
         || body_hint_bytes > 0;
     if has_body && !is_json(headers) {
-        return Err(ApiError::new(
+        return Err(ApiError::with_http_status(
+            ErrorCode::InvalidRequest,
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "invalid_request",
-            "Content-Type should be `application/json`.",
-        ));
+            UNSUPPORTED_MEDIA_TYPE_MESSAGE,
+        )
+        .into());
     }
     if let Some(length) = declared {
         let max = body_bytes_max(path);
         if length > max {
-            return Err(body_too_large(length, max));
+            return Err(Refusal::BodyTooLarge {
+                length_bytes: length,
+                max_bytes: max,
+            });
         }
         // A large body is worth reading only for a caller who may send it.
         if length > UNAUTHENTICATED_BODY_BYTES_MAX && path != "/platform/v1/login" {
@@ -256,40 +282,45 @@ fn body_bytes_max(path: &str) -> usize {
 
 /// Notion answers an oversized body with `400 validation_error`, and the official SDK suites
 /// expect that status.
-pub(crate) fn body_too_large(length: usize, max: usize) -> ApiError {
+pub(crate) fn body_too_large(length_bytes: usize, max_bytes: usize) -> ApiError {
     ApiError::new(
-        StatusCode::BAD_REQUEST,
-        "validation_error",
-        format!("Request body too large: {length} bytes; the limit is {max} bytes."),
+        ErrorCode::ValidationError,
+        format!("Request body too large: {length_bytes} bytes; the limit is {max_bytes} bytes."),
     )
 }
 
-/// The code an error response made outside our handlers gets, by its status.
-fn code_for(status: StatusCode) -> (&'static str, &'static str) {
+const UNSUPPORTED_MEDIA_TYPE_MESSAGE: &str = "Content-Type should be `application/json`.";
+
+/// The error object for an error response made outside our handlers (axum's method router,
+/// a body limit, the timeout), by its status. Statuses HTTP has its own word for keep it;
+/// a body cut off while read answers as one refused on its length, Notion's `400`.
+fn error_for(status: StatusCode) -> ApiError {
+    let http_level = |code, message| ApiError::with_http_status(code, status, message);
     match status {
-        StatusCode::NOT_FOUND => ("invalid_request_url", "Invalid request URL."),
-        StatusCode::METHOD_NOT_ALLOWED => (
-            "invalid_request",
+        StatusCode::NOT_FOUND => http_level(ErrorCode::InvalidRequestUrl, "Invalid request URL."),
+        StatusCode::METHOD_NOT_ALLOWED => http_level(
+            ErrorCode::InvalidRequest,
             "This method is not supported for this URL.",
         ),
-        StatusCode::PAYLOAD_TOO_LARGE => ("validation_error", "Request body too large."),
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => (
-            "invalid_request",
-            "Content-Type should be `application/json`.",
-        ),
-        StatusCode::REQUEST_TIMEOUT | StatusCode::GATEWAY_TIMEOUT => (
-            "gateway_timeout",
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::new(ErrorCode::ValidationError, "Request body too large.")
+        }
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            http_level(ErrorCode::InvalidRequest, UNSUPPORTED_MEDIA_TYPE_MESSAGE)
+        }
+        StatusCode::REQUEST_TIMEOUT | StatusCode::GATEWAY_TIMEOUT => http_level(
+            ErrorCode::GatewayTimeout,
             "Trellis timed out while completing this request.",
         ),
-        StatusCode::TOO_MANY_REQUESTS => (
-            "rate_limited",
-            "You have been rate limited. Please try again in a few seconds.",
-        ),
-        StatusCode::UNAUTHORIZED => ("unauthorized", "API token is invalid."),
-        status if status.is_server_error() => {
-            ("internal_server_error", "Unexpected error occurred.")
+        StatusCode::TOO_MANY_REQUESTS => {
+            http_level(ErrorCode::RateLimited, crate::error::RATE_LIMITED_MESSAGE)
         }
-        _ => ("invalid_request", "This request is not valid."),
+        StatusCode::UNAUTHORIZED => ApiError::unauthorized(),
+        status if status.is_server_error() => http_level(
+            ErrorCode::InternalServerError,
+            crate::error::INTERNAL_MESSAGE,
+        ),
+        _ => http_level(ErrorCode::InvalidRequest, "This request is not valid."),
     }
 }
 
@@ -324,26 +355,31 @@ pub(crate) async fn edge(State(state): State<AppState>, request: Request, next: 
     let head_only = request.method() == Method::HEAD;
     let method = request.method().clone();
     // The route's pattern, never the path itself: ids and tokens stay out of the log.
-    let route = request.extensions().get::<MatchedPath>().map_or_else(
-        || "(no route)".to_string(),
-        |path| path.as_str().to_string(),
-    );
+    let route = request.extensions().get::<MatchedPath>().cloned();
     let response = REQUEST_ID
         .scope(request_id.clone(), async {
             let client = request
                 .extensions()
                 .get::<ConnectInfo<SocketAddr>>()
                 .map(|ConnectInfo(address)| *address);
-            let (uri, headers) = (request.uri().clone(), request.headers().clone());
             let body_hint_bytes = request.body().size_hint().lower();
-            match admit(&state, &uri, &headers, client, body_hint_bytes).await {
+            let admitted = admit(
+                &state,
+                request.uri(),
+                request.headers(),
+                client,
+                body_hint_bytes,
+            )
+            .await;
+            match admitted {
                 Ok(()) => next.run(request).await,
-                Err(error) => {
-                    let drain_first = error.message.starts_with("Request body too large");
-                    let response = error.into_response();
-                    if drain_first {
-                        drain(request.into_body()).await;
-                    }
+                Err(Refusal::Refused(error)) => error.into_response(),
+                Err(Refusal::BodyTooLarge {
+                    length_bytes,
+                    max_bytes,
+                }) => {
+                    let response = body_too_large(length_bytes, max_bytes).into_response();
+                    drain(request.into_body()).await;
                     response
                 }
             }
@@ -355,19 +391,10 @@ pub(crate) async fn edge(State(state): State<AppState>, request: Request, next: 
     {
         // An error made outside our handlers (unknown route, wrong method, a body limit, a
         // timeout): the same Notion error object, keeping headers such as `Allow`.
-        let status = response.status();
-        let (code, message) = code_for(status);
-        // A body cut off while read answers as one refused on its length: Notion's 400.
-        let status = if status == StatusCode::PAYLOAD_TOO_LARGE {
-            StatusCode::BAD_REQUEST
-        } else {
-            status
-        };
+        let error = error_for(response.status());
         let (parts, _) = response.into_parts();
         let mut error = REQUEST_ID
-            .scope(request_id.clone(), async {
-                ApiError::new(status, code, message).into_response()
-            })
+            .scope(request_id.clone(), async { error.into_response() })
             .await;
         for name in [header::ALLOW, header::RETRY_AFTER] {
             if let Some(value) = parts.headers.get(&name) {
@@ -387,9 +414,9 @@ pub(crate) async fn edge(State(state): State<AppState>, request: Request, next: 
     tracing::info!(
         target: "trellis::http",
         method = %method,
-        route = %route,
+        route = route.as_ref().map_or("(no route)", MatchedPath::as_str),
         status = response.status().as_u16(),
-        latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+        latency_ms = started.elapsed().as_secs_f64() * MILLISECONDS_PER_SECOND,
         request_id = %request_id,
         "request"
     );

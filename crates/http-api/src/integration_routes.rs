@@ -12,6 +12,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post, put};
 use base64::Engine as _;
+use document::ErrorCode;
 use integrations::{
     InstallRequest, InstallationView, PackageView, Platform, RunStatus, RunView, WorkspaceScope,
 };
@@ -19,41 +20,16 @@ use runtime::{InvokeSource, WebhookRequest};
 use serde_json::{Value, json};
 
 use crate::error::ApiError;
-use crate::routes::{AppState, body, page_size, path_id};
-
-type ApiResult = Result<Response, ApiError>;
+use crate::extract::{Authenticated, InstallationId, RunId, path_id};
+use crate::request::{ApiResult, created, json_body, ok, query_page_size, required_string};
+use crate::routes::AppState;
 
 /// A registration request carries the component base64-encoded: up to 64 MiB of component.
 pub(crate) const REGISTER_BODY_BYTES_MAX: usize = 96 << 20;
 /// The longest a `wait: true` run request waits, in milliseconds.
 const RUN_WAIT_MS_MAX: u64 = 60_000;
-
-impl From<integrations::Error> for ApiError {
-    fn from(error: integrations::Error) -> Self {
-        let error = match error {
-            integrations::Error::Workspace(inner) => return inner.into(),
-            other => other,
-        };
-        let status = match &error {
-            integrations::Error::InvalidManifest(_)
-            | integrations::Error::ReviewRefused(_)
-            | integrations::Error::Invalid(_) => StatusCode::BAD_REQUEST,
-            integrations::Error::NotFound { .. } => StatusCode::NOT_FOUND,
-            integrations::Error::Forbidden(_) => StatusCode::FORBIDDEN,
-            integrations::Error::Conflict(_) => StatusCode::CONFLICT,
-            integrations::Error::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
-            integrations::Error::Workspace(_) | integrations::Error::Internal(_) => {
-                tracing::error!(%error, "integrations error");
-                return ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    error.code(),
-                    "Internal error.",
-                );
-            }
-        };
-        ApiError::new(status, error.code(), error.to_string())
-    }
-}
+/// Runs listed when the query names no `page_size`.
+const RUNS_PAGE_DEFAULT: i64 = 50;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -92,15 +68,10 @@ pub fn routes() -> Router<AppState> {
 fn platform(state: &AppState) -> Result<&Platform, ApiError> {
     state.platform.as_ref().ok_or_else(|| {
         ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "service_unavailable",
+            ErrorCode::ServiceUnavailable,
             "This server does not run integrations.",
         )
     })
-}
-
-fn invalid(field: &str, message: &str) -> ApiError {
-    ApiError::validation(document::Error::new(field, message))
 }
 
 fn package_json(view: &PackageView) -> Value {
@@ -134,33 +105,35 @@ fn installation_json(view: &InstallationView) -> Value {
 }
 
 fn list(results: Vec<Value>) -> ApiResult {
-    Ok(
-        Json(json!({"object": "list", "results": results, "has_more": false, "next_cursor": null}))
-            .into_response(),
-    )
+    ok(json!({"object": "list", "results": results, "has_more": false, "next_cursor": null}))
 }
 
-async fn register(State(state): State<AppState>, headers: HeaderMap, bytes: Bytes) -> ApiResult {
-    let actor = state.actor(&headers).await?;
+async fn register(
+    State(state): State<AppState>,
+    Authenticated(actor): Authenticated,
+    bytes: Bytes,
+) -> ApiResult {
     let platform = platform(&state)?;
     let body: Value = serde_json::from_slice(&bytes).map_err(ApiError::invalid_json)?;
     let manifest = body
         .get("manifest")
         .and_then(Value::as_str)
-        .ok_or_else(|| invalid("manifest", "should be the text of trellis.toml"))?;
+        .ok_or_else(|| ApiError::invalid("manifest", "should be the text of trellis.toml"))?;
     let component = body
         .get("component")
         .and_then(Value::as_str)
-        .ok_or_else(|| invalid("component", "should be the component, base64-encoded"))?;
+        .ok_or_else(|| ApiError::invalid("component", "should be the component, base64-encoded"))?;
     let component = base64::engine::general_purpose::STANDARD
         .decode(component)
-        .map_err(|_| invalid("component", "is not valid base64"))?;
+        .map_err(|_| ApiError::invalid("component", "is not valid base64"))?;
     let view = platform.register(&actor, manifest, &component).await?;
-    Ok((StatusCode::CREATED, Json(package_json(&view))).into_response())
+    created(package_json(&view))
 }
 
-async fn list_packages(State(state): State<AppState>, headers: HeaderMap) -> ApiResult {
-    let actor = state.actor(&headers).await?;
+async fn list_packages(
+    State(state): State<AppState>,
+    Authenticated(actor): Authenticated,
+) -> ApiResult {
     let views = platform(&state)?.packages(&actor).await?;
     list(views.iter().map(package_json).collect())
 }
@@ -174,13 +147,16 @@ fn strings(value: &Value, field: &str) -> Result<Vec<String>, ApiError> {
                 .map(|item| item.as_str().map(str::to_string))
                 .collect()
         })
-        .ok_or_else(|| invalid(field, "should be an array of strings"))
+        .ok_or_else(|| ApiError::invalid(field, "should be an array of strings"))
 }
 
-async fn install(State(state): State<AppState>, headers: HeaderMap, bytes: Bytes) -> ApiResult {
-    let actor = state.actor(&headers).await?;
+async fn install(
+    State(state): State<AppState>,
+    Authenticated(actor): Authenticated,
+    bytes: Bytes,
+) -> ApiResult {
     let platform = platform(&state)?;
-    let body = body(&bytes)?;
+    let body = json_body(&bytes)?;
     let package_id =
         notion_json::parse::id(body.get("package_id").unwrap_or(&Value::Null), "package_id")?;
     let workspace = match body.get("workspace_scopes") {
@@ -191,7 +167,7 @@ async fn install(State(state): State<AppState>, headers: HeaderMap, bytes: Bytes
                 .map(|name| {
                     serde_json::from_value::<WorkspaceScope>(Value::String(name.clone())).map_err(
                         |_| {
-                            invalid(
+                            ApiError::invalid(
                                 "workspace_scopes",
                                 "should hold read_content, update_content, insert_content or insert_comments",
                             )
@@ -210,7 +186,7 @@ async fn install(State(state): State<AppState>, headers: HeaderMap, bytes: Bytes
         Some(value) => Some(
             value
                 .as_i64()
-                .ok_or_else(|| invalid("runs_per_hour_max", "should be an integer"))?,
+                .ok_or_else(|| ApiError::invalid("runs_per_hour_max", "should be an integer"))?,
         ),
     };
     let view = platform
@@ -224,66 +200,65 @@ async fn install(State(state): State<AppState>, headers: HeaderMap, bytes: Bytes
             },
         )
         .await?;
-    Ok((StatusCode::CREATED, Json(installation_json(&view))).into_response())
+    created(installation_json(&view))
 }
 
-async fn list_installations(State(state): State<AppState>, headers: HeaderMap) -> ApiResult {
-    let actor = state.actor(&headers).await?;
+async fn list_installations(
+    State(state): State<AppState>,
+    Authenticated(actor): Authenticated,
+) -> ApiResult {
     let views = platform(&state)?.installations(&actor).await?;
     list(views.iter().map(installation_json).collect())
 }
 
 async fn get_installation(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
+    Authenticated(actor): Authenticated,
+    InstallationId(id): InstallationId,
 ) -> ApiResult {
-    let actor = state.actor(&headers).await?;
-    let id = path_id("installation_id", &id)?;
     let view = platform(&state)?.installation(&actor, id).await?;
-    Ok(Json(installation_json(&view)).into_response())
+    ok(installation_json(&view))
 }
 
 async fn set_secret(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path((id, name)): Path<(String, String)>,
+    Authenticated(actor): Authenticated,
+    InstallationId(id): InstallationId,
+    Path((_, name)): Path<(String, String)>,
     bytes: Bytes,
 ) -> ApiResult {
-    let actor = state.actor(&headers).await?;
-    let id = path_id("installation_id", &id)?;
-    let body = body(&bytes)?;
-    let value = body
-        .get("value")
-        .and_then(Value::as_str)
-        .ok_or_else(|| invalid("value", "should be a string"))?;
+    let body = json_body(&bytes)?;
+    let value = required_string(body.get("value"), "value")?;
     platform(&state)?
         .set_secret(&actor, id, &name, value)
         .await?;
-    Ok(Json(json!({"object": "secret", "name": name})).into_response())
+    ok(json!({"object": "secret", "name": name}))
 }
 
 async fn start_run(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
+    Authenticated(actor): Authenticated,
+    InstallationId(id): InstallationId,
     bytes: Bytes,
 ) -> ApiResult {
-    let actor = state.actor(&headers).await?;
-    let id = path_id("installation_id", &id)?;
     let platform = platform(&state)?;
-    let body = body(&bytes)?;
+    let body = json_body(&bytes)?;
     let input = body.get("input").cloned().unwrap_or(Value::Null);
     let source = match body.get("source").and_then(Value::as_str) {
         None | Some("api") => InvokeSource::Api,
         Some("button") => InvokeSource::Button,
         Some("agent_tool") => InvokeSource::AgentTool,
-        Some(_) => return Err(invalid("source", "should be api, button or agent_tool")),
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "source",
+                "should be api, button or agent_tool",
+            ));
+        }
     };
     let wait = match body.get("wait") {
         None | Some(Value::Null) | Some(Value::Bool(false)) => false,
         Some(Value::Bool(true)) => true,
-        Some(_) => return Err(invalid("wait", "should be a boolean")),
+        Some(_) => return Err(ApiError::invalid("wait", "should be a boolean")),
     };
     let view = platform.invoke(&actor, id, &input, source).await?;
     if !wait {
@@ -311,52 +286,44 @@ struct RunsQuery {
 
 async fn list_runs(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
+    Authenticated(actor): Authenticated,
+    InstallationId(id): InstallationId,
     Query(query): Query<RunsQuery>,
 ) -> ApiResult {
-    let actor = state.actor(&headers).await?;
-    let id = path_id("installation_id", &id)?;
     let before = query
         .start_cursor
         .map(|cursor| path_id("start_cursor", &cursor))
         .transpose()?;
     // Parsed like every list's page_size, so a bad one is a validation error naming it.
-    let page_size = page_size(query.page_size.map(Value::String).as_ref(), "page_size")?
-        .map_or(50, |size| size as i64);
+    let page_size = query_page_size(query.page_size)?.map_or(RUNS_PAGE_DEFAULT, |size| size as i64);
     let runs = platform(&state)?
         .runs(&actor, id, before, page_size)
         .await?;
     let next_cursor = (runs.len() as i64 == page_size.clamp(1, integrations::RUNS_PAGE_MAX))
         .then(|| runs.last().map(|run| run.row.id.to_string()))
         .flatten();
-    Ok(Json(json!({
+    ok(json!({
         "object": "list",
         "results": runs.iter().map(RunView::to_json).collect::<Vec<_>>(),
         "has_more": next_cursor.is_some(),
         "next_cursor": next_cursor,
     }))
-    .into_response())
 }
 
 async fn get_run(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
+    Authenticated(actor): Authenticated,
+    RunId(id): RunId,
 ) -> ApiResult {
-    let actor = state.actor(&headers).await?;
-    let id = path_id("run_id", &id)?;
     let view = platform(&state)?.run(&actor, id).await?;
     Ok(run_response(&view))
 }
 
 async fn run_usage(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
+    Authenticated(actor): Authenticated,
+    RunId(id): RunId,
 ) -> ApiResult {
-    let actor = state.actor(&headers).await?;
-    let id = path_id("run_id", &id)?;
     let events = platform(&state)?.usage(&actor, id).await?;
     list(
         events
@@ -371,29 +338,21 @@ async fn run_usage(
 
 async fn cancel_run(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
+    Authenticated(actor): Authenticated,
+    RunId(id): RunId,
 ) -> ApiResult {
-    let actor = state.actor(&headers).await?;
-    let id = path_id("run_id", &id)?;
     let view = platform(&state)?.cancel(&actor, id).await?;
     Ok(run_response(&view))
 }
 
 async fn rotate_webhook_url(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
+    Authenticated(actor): Authenticated,
+    InstallationId(id): InstallationId,
 ) -> ApiResult {
-    let actor = state.actor(&headers).await?;
-    let id = path_id("installation_id", &id)?;
     let token = platform(&state)?.rotate_webhook_token(&actor, id).await?;
     let url = format!("{}/hooks/{token}", state.base_url.trim_end_matches('/'));
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({"object": "webhook_url", "installation_id": id.to_string(), "url": url})),
-    )
-        .into_response())
+    created(json!({"object": "webhook_url", "installation_id": id.to_string(), "url": url}))
 }
 
 /// Headers that belong to one connection, never passed to or from a run.
@@ -456,8 +415,7 @@ async fn inbound_webhook(
             .into_response()),
         RunStatus::Ok => Ok(webhook_response(run.row.output.as_deref())),
         status => Err(ApiError::new(
-            StatusCode::BAD_GATEWAY,
-            "integration_error",
+            ErrorCode::IntegrationError,
             format!("The integration's run {id} ended {status}."),
         )),
     }
@@ -490,8 +448,7 @@ fn webhook_response(output: Option<&str>) -> Response {
         .and_then(|text| base64::engine::general_purpose::STANDARD.decode(text).ok());
     let (Some(status), Some(body)) = (status, body) else {
         return ApiError::new(
-            StatusCode::BAD_GATEWAY,
-            "integration_error",
+            ErrorCode::IntegrationError,
             "The integration returned a malformed HTTP response.",
         )
         .into_response();

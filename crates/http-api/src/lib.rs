@@ -4,8 +4,10 @@
 
 mod edge;
 mod error;
+mod extract;
 mod integration_routes;
 mod platform;
+mod request;
 mod routes;
 mod server;
 
@@ -13,6 +15,6 @@ pub use edge::{
     BoundedLimiter, RATE_LIMIT_KEYS_MAX, REQUEST_HEADERS_BYTES_MAX, REQUEST_URI_BYTES_MAX,
     request_id,
 };
-pub use error::ApiError;
+pub use error::{ApiError, status};
 pub use routes::{Config, REQUEST_TIMEOUT_MS, router};
 pub use server::{ServeLimits, serve};

@@ -5,23 +5,27 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::body::Bytes;
 use axum::extract::rejection::ExtensionRejection;
-use axum::extract::{ConnectInfo, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::extract::{ConnectInfo, Query, State};
 use axum::routing::{delete, get, post};
-use axum::{Extension, Json, Router};
+use axum::{Extension, Router};
+use document::ErrorCode;
 use serde_json::{Value, json};
 use workspace::{
     Delivery, Grantee, Level, LoginLimiter, LoginLimits, Subscription, TokenRecord, TokenSubject,
 };
 
 use crate::error::ApiError;
-use crate::routes::{AppState, body, path_id};
+use crate::extract::{Authenticated, JsonBody, PageId, TokenId, WebhookId};
+use crate::request::{ApiResult, list, ok, query_page_size, required_string};
+use crate::routes::AppState;
 use notion_json::parse;
 
-type ApiResult = Result<Response, ApiError>;
+/// Chunks a chunk search returns when the body names no `page_size`.
+const CHUNK_RESULTS_DEFAULT: usize = 10;
+/// Deliveries listed when the query names no `page_size`.
+const DELIVERIES_PAGE_DEFAULT: i64 = 100;
+const MILLISECONDS_PER_SECOND: u128 = 1_000;
 
 pub fn routes() -> Router<AppState> {
     // One limiter per router: each server (and each in-process test) counts its own failures.
@@ -56,11 +60,13 @@ pub fn routes() -> Router<AppState> {
 /// Content search's state: model, index sizes, events not yet indexed, how the index opened.
 /// Owners only: the counts are workspace-wide, so they tell a guest or a member about pages
 /// they cannot read.
-async fn search_status(State(state): State<AppState>, headers: HeaderMap) -> ApiResult {
-    let actor = state.actor(&headers).await?;
+async fn search_status(
+    State(state): State<AppState>,
+    Authenticated(actor): Authenticated,
+) -> ApiResult {
     workspace::require_owner(&actor, "read the search status")?;
     let status = state.workspace.content_status().await?;
-    Ok(Json(json!({
+    ok(json!({
         "object": "search_status",
         "model": status.model_id,
         "dimensions": status.dimensions,
@@ -79,7 +85,6 @@ async fn search_status(State(state): State<AppState>, headers: HeaderMap) -> Api
         "freshness": freshness_json(&status.freshness),
         "opened": status.opened,
     }))
-    .into_response())
 }
 
 /// Edit → searchable latencies as the indexer measured them (`null` percentiles before any edit).
@@ -107,26 +112,24 @@ fn freshness_json(freshness: &workspace::FreshnessSummary) -> Value {
 /// the best chunks the caller may read, with scores, heading paths and highlighted passages.
 async fn search_chunks(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    bytes: Bytes,
+    Authenticated(actor): Authenticated,
+    JsonBody(body): JsonBody,
 ) -> ApiResult {
-    let actor = state.actor(&headers).await?;
-    let body = body(&bytes)?;
-    let query = string_field(&body, "query")?;
+    let query = required_string(body.get("query"), "query")?;
     let mode = crate::routes::search_mode(&body, workspace::SearchMode::Hybrid, false)?;
     let limit = match body.get("page_size") {
-        None | Some(Value::Null) => 10,
+        None | Some(Value::Null) => CHUNK_RESULTS_DEFAULT,
         Some(value) => value
             .as_u64()
             .filter(|n| (1..=workspace::CHUNK_RESULTS_MAX as u64).contains(n))
             .ok_or_else(|| {
-                ApiError::validation(document::Error::new(
+                ApiError::invalid(
                     "page_size",
                     format!(
                         "should be a number between 1 and {}, instead was `{value}`",
                         workspace::CHUNK_RESULTS_MAX
                     ),
-                ))
+                )
             })? as usize,
     };
     let hits = state
@@ -159,13 +162,12 @@ async fn search_chunks(
             })
         })
         .collect();
-    Ok(Json(json!({
+    ok(json!({
         "object": "list",
         "type": "chunk",
         "mode": mode.name(),
         "results": results,
     }))
-    .into_response())
 }
 
 fn subscription_json(subscription: &Subscription, with_token: bool) -> Value {
@@ -201,12 +203,6 @@ fn delivery_json(delivery: &Delivery) -> Value {
     })
 }
 
-fn string_field<'a>(body: &'a Value, key: &str) -> Result<&'a str, ApiError> {
-    body.get(key)
-        .and_then(Value::as_str)
-        .ok_or_else(|| ApiError::validation(document::Error::new(key, "should be a string")))
-}
-
 /// Exchanges an email and password for a personal token. Failed attempts are limited per
 /// account and per client address (see [`LoginLimiter`]); past a limit the answer is `429
 /// rate_limited` with `Retry-After`, before any password is checked.
@@ -214,11 +210,10 @@ async fn login(
     State(state): State<AppState>,
     Extension(limiter): Extension<Arc<LoginLimiter>>,
     connect_info: Result<ConnectInfo<SocketAddr>, ExtensionRejection>,
-    bytes: Bytes,
+    JsonBody(body): JsonBody,
 ) -> ApiResult {
-    let body = body(&bytes)?;
-    let email = string_field(&body, "email")?;
-    let password = string_field(&body, "password")?;
+    let email = required_string(body.get("email"), "email")?;
+    let password = required_string(body.get("password"), "password")?;
     let address = client_address(connect_info.ok().map(|ConnectInfo(address)| address.ip()));
     limiter
         .begin(email, &address, Instant::now())
@@ -232,7 +227,7 @@ async fn login(
     let mut value = token_json(&token);
     value["token"] = json!(secret);
     value["user_id"] = json!(user.id.to_string());
-    Ok(Json(value).into_response())
+    ok(value)
 }
 
 /// The key a client's failed sign-ins are counted under. IPv6 clients are counted by their
@@ -255,14 +250,15 @@ fn client_address(ip: Option<IpAddr>) -> String {
 }
 
 fn rate_limited(wait: Duration) -> ApiError {
-    let seconds = wait.as_millis().div_ceil(1000).max(1) as u64;
-    let mut error = ApiError::new(
-        StatusCode::TOO_MANY_REQUESTS,
-        "rate_limited",
-        format!("Too many failed sign-ins. Please try again in {seconds} seconds."),
-    );
-    error.retry_after_seconds = Some(seconds);
-    error
+    // Whole seconds, rounded up: `Retry-After` has no finer unit.
+    let seconds = wait.as_millis().div_ceil(MILLISECONDS_PER_SECOND).max(1) as u64;
+    ApiError {
+        retry_after_seconds: Some(seconds),
+        ..ApiError::new(
+            ErrorCode::RateLimited,
+            format!("Too many failed sign-ins. Please try again in {seconds} seconds."),
+        )
+    }
 }
 
 /// A token as listed: never its secret, nor the hash it is stored as.
@@ -295,54 +291,45 @@ struct TokenListQuery {
 /// The caller's personal tokens; owners may pass `?user_id=` for someone else's.
 async fn list_tokens(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Authenticated(actor): Authenticated,
     Query(query): Query<TokenListQuery>,
 ) -> ApiResult {
-    let actor = state.actor(&headers).await?;
     let user_id = match &query.user_id {
         None => None,
         Some(id) => Some(document::Id::parse(id).ok_or_else(|| {
             ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "validation_error",
+                ErrorCode::ValidationError,
                 format!("query failed validation: query.user_id should be a valid uuid, instead was `\"{id}\"`."),
             )
         })?),
     };
-    let size = crate::routes::page_size(query.page_size.map(Value::String).as_ref(), "page_size")?;
+    let size = query_page_size(query.page_size)?;
     let page = state
         .workspace
         .list_tokens(&actor, user_id, query.start_cursor, size)
         .await?;
     let results = page.results.iter().map(token_json).collect();
-    Ok(Json(notion_json::render::list(
-        results,
-        page.next_cursor,
-        "token",
-    ))
-    .into_response())
+    list(results, page.next_cursor, "token")
 }
 
 /// `{"name", "expires_in_days"?}` → a personal token for the caller. The secret is in this
 /// answer only.
 async fn create_token(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    bytes: Bytes,
+    Authenticated(actor): Authenticated,
+    JsonBody(body): JsonBody,
 ) -> ApiResult {
-    let actor = state.actor(&headers).await?;
-    let body = body(&bytes)?;
-    let name = string_field(&body, "name")?;
+    let name = required_string(body.get("name"), "name")?;
     let expires_in_days = match body.get("expires_in_days") {
         None | Some(Value::Null) => None,
         Some(value) => Some(value.as_i64().ok_or_else(|| {
-            ApiError::validation(document::Error::new(
+            ApiError::invalid(
                 "expires_in_days",
                 format!(
                     "should be a whole number of days between 1 and {}, instead was `{value}`",
                     workspace::TOKEN_EXPIRES_IN_DAYS_MAX
                 ),
-            ))
+            )
         })?),
     };
     let (token, secret) = state
@@ -351,28 +338,24 @@ async fn create_token(
         .await?;
     let mut value = token_json(&token);
     value["token"] = json!(secret);
-    Ok(Json(value).into_response())
+    ok(value)
 }
 
 /// Revokes a token: the caller's own, or any for owners. It stops working at once.
 async fn revoke_token(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
+    Authenticated(actor): Authenticated,
+    TokenId(id): TokenId,
 ) -> ApiResult {
-    let actor = state.actor(&headers).await?;
-    let id = path_id("token_id", &id)?;
     let token = state.workspace.revoke_token(&actor, id).await?;
-    Ok(Json(token_json(&token)).into_response())
+    ok(token_json(&token))
 }
 
 async fn create_webhook(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    bytes: Bytes,
+    Authenticated(actor): Authenticated,
+    JsonBody(body): JsonBody,
 ) -> ApiResult {
-    let actor = state.actor(&headers).await?;
-    let body = body(&bytes)?;
     let event_types = match body.get("event_types") {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Array(items)) => items
@@ -380,18 +363,15 @@ async fn create_webhook(
             .enumerate()
             .map(|(i, item)| {
                 item.as_str().map(String::from).ok_or_else(|| {
-                    ApiError::validation(document::Error::new(
-                        format!("event_types[{i}]"),
-                        "should be a string",
-                    ))
+                    ApiError::invalid(format!("event_types[{i}]"), "should be a string")
                 })
             })
             .collect::<Result<_, _>>()?,
         Some(_) => {
-            return Err(ApiError::validation(document::Error::new(
+            return Err(ApiError::invalid(
                 "event_types",
                 "should be an array of event type names",
-            )));
+            ));
         }
     };
     let data_source_id = match body.get("data_source_id") {
@@ -399,55 +379,46 @@ async fn create_webhook(
         Some(value) => Some(parse::id(value, "data_source_id")?),
     };
     let new = workspace::NewSubscription {
-        url: string_field(&body, "url")?.to_string(),
+        url: required_string(body.get("url"), "url")?.to_string(),
         event_types,
         data_source_id,
     };
     let subscription = state.workspace.create_subscription(&actor, new).await?;
-    Ok(Json(subscription_json(&subscription, true)).into_response())
+    ok(subscription_json(&subscription, true))
 }
 
-async fn list_webhooks(State(state): State<AppState>, headers: HeaderMap) -> ApiResult {
-    let actor = state.actor(&headers).await?;
+async fn list_webhooks(
+    State(state): State<AppState>,
+    Authenticated(actor): Authenticated,
+) -> ApiResult {
     let subscriptions = state.workspace.list_subscriptions(&actor).await?;
     let results: Vec<Value> = subscriptions
         .iter()
         .map(|s| subscription_json(s, false))
         .collect();
-    Ok(Json(notion_json::render::list(
-        results,
-        None,
-        "webhook_subscription",
-    ))
-    .into_response())
+    list(results, None, "webhook_subscription")
 }
 
 async fn get_webhook(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
+    Authenticated(actor): Authenticated,
+    WebhookId(id): WebhookId,
 ) -> ApiResult {
-    let actor = state.actor(&headers).await?;
-    let id = path_id("webhook_id", &id)?;
-    Ok(Json(subscription_json(
+    ok(subscription_json(
         &state.workspace.get_subscription(&actor, id).await?,
         false,
     ))
-    .into_response())
 }
 
 async fn delete_webhook(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
+    Authenticated(actor): Authenticated,
+    WebhookId(id): WebhookId,
 ) -> ApiResult {
-    let actor = state.actor(&headers).await?;
-    let id = path_id("webhook_id", &id)?;
-    Ok(Json(subscription_json(
+    ok(subscription_json(
         &state.workspace.delete_subscription(&actor, id).await?,
         false,
     ))
-    .into_response())
 }
 
 #[derive(serde::Deserialize)]
@@ -457,35 +428,34 @@ struct LimitQuery {
 
 async fn list_deliveries(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
+    Authenticated(actor): Authenticated,
+    WebhookId(id): WebhookId,
     Query(query): Query<LimitQuery>,
 ) -> ApiResult {
-    let actor = state.actor(&headers).await?;
-    let id = path_id("webhook_id", &id)?;
     let deliveries = state
         .workspace
-        .subscription_deliveries(&actor, id, query.page_size.unwrap_or(100))
+        .subscription_deliveries(
+            &actor,
+            id,
+            query.page_size.unwrap_or(DELIVERIES_PAGE_DEFAULT),
+        )
         .await?;
     let results: Vec<Value> = deliveries.iter().map(delivery_json).collect();
-    Ok(Json(notion_json::render::list(results, None, "webhook_delivery")).into_response())
+    list(results, None, "webhook_delivery")
 }
 
 /// `{"user_id" | "integration_id" | "workspace": true, "level": "can_view" | ... | null}`;
 /// a null level removes the grant. `{"inherit": false}` stops inheriting from the parent.
 async fn share(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    bytes: Bytes,
+    Authenticated(actor): Authenticated,
+    PageId(id): PageId,
+    JsonBody(body): JsonBody,
 ) -> ApiResult {
-    let actor = state.actor(&headers).await?;
-    let id = path_id("page_id", &id)?;
-    let body = body(&bytes)?;
     if let Some(inherit) = body.get("inherit") {
-        let inherit = inherit.as_bool().ok_or_else(|| {
-            ApiError::validation(document::Error::new("inherit", "should be a boolean"))
-        })?;
+        let inherit = inherit
+            .as_bool()
+            .ok_or_else(|| ApiError::invalid("inherit", "should be a boolean"))?;
         state.workspace.set_inherits(&actor, id, inherit).await?;
         return list_sharing_for(&state, &actor, id).await;
     }
@@ -496,34 +466,31 @@ async fn share(
     } else if body.get("workspace").and_then(Value::as_bool) == Some(true) {
         Grantee::WorkspaceMembers
     } else {
-        return Err(ApiError::validation(document::Error::new(
+        return Err(ApiError::invalid(
             "user_id",
             "one of user_id, integration_id or workspace: true should be defined",
-        )));
+        ));
     };
     let level = match body.get("level") {
         None => {
-            return Err(ApiError::validation(document::Error::new(
+            return Err(ApiError::invalid(
                 "level",
                 "should be defined (null removes the grant)",
-            )));
+            ));
         }
         Some(Value::Null) => None,
         Some(Value::String(name)) => Some(
             Level::from_name(name)
                 .filter(|l| *l != Level::None)
                 .ok_or_else(|| {
-                    ApiError::validation(document::Error::new(
+                    ApiError::invalid(
                         "level",
                         "should be one of full_access, can_edit, can_comment, can_view",
-                    ))
+                    )
                 })?,
         ),
         Some(_) => {
-            return Err(ApiError::validation(document::Error::new(
-                "level",
-                "should be a string or null",
-            )));
+            return Err(ApiError::invalid("level", "should be a string or null"));
         }
     };
     state.workspace.share(&actor, id, grantee, level).await?;
@@ -532,11 +499,9 @@ async fn share(
 
 async fn list_sharing(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
+    Authenticated(actor): Authenticated,
+    PageId(id): PageId,
 ) -> ApiResult {
-    let actor = state.actor(&headers).await?;
-    let id = path_id("page_id", &id)?;
     list_sharing_for(&state, &actor, id).await
 }
 
@@ -561,5 +526,5 @@ async fn list_sharing_for(
             value
         })
         .collect();
-    Ok((StatusCode::OK, Json(json!({"object": "sharing", "id": id.to_string(), "inherit": inherits, "grants": grants}))).into_response())
+    ok(json!({"object": "sharing", "id": id.to_string(), "inherit": inherits, "grants": grants}))
 }

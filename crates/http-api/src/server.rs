@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::ConnectInfo;
+use axum::http::StatusCode;
+use document::ErrorCode;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
@@ -39,13 +41,20 @@ pub struct ServeLimits {
     pub shutdown_grace_ms: u64,
 }
 
+const CONNECTIONS_MAX_DEFAULT: usize = 4_096;
+const HEADER_READ_TIMEOUT_MS_DEFAULT: u64 = 10_000;
+const REQUEST_HEAD_BYTES_MAX_DEFAULT: usize = 256 * 1024;
+const SHUTDOWN_GRACE_MS_DEFAULT: u64 = 10_000;
+/// The smallest head buffer hyper accepts.
+const HYPER_BUFFER_BYTES_MIN: usize = 8 * 1024;
+
 impl Default for ServeLimits {
     fn default() -> Self {
         ServeLimits {
-            connections_max: 4_096,
-            header_read_timeout_ms: 10_000,
-            request_head_bytes_max: 256 * 1024,
-            shutdown_grace_ms: 10_000,
+            connections_max: CONNECTIONS_MAX_DEFAULT,
+            header_read_timeout_ms: HEADER_READ_TIMEOUT_MS_DEFAULT,
+            request_head_bytes_max: REQUEST_HEAD_BYTES_MAX_DEFAULT,
+            shutdown_grace_ms: SHUTDOWN_GRACE_MS_DEFAULT,
         }
     }
 }
@@ -65,7 +74,7 @@ pub async fn serve(
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(Duration::from_millis(limits.header_read_timeout_ms))
-        .max_buf_size(limits.request_head_bytes_max.max(8 * 1024));
+        .max_buf_size(limits.request_head_bytes_max.max(HYPER_BUFFER_BYTES_MIN));
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let permit = tokio::select! {
@@ -146,7 +155,11 @@ impl<T> IntoOk<T> for Result<T, Infallible> {
 
 /// Bytes of a first request line read before it counts as too long: the edge's URI limit plus
 /// room for the method and the protocol version.
-const REQUEST_LINE_BYTES_MAX: usize = crate::edge::REQUEST_URI_BYTES_MAX + 64;
+const REQUEST_LINE_BYTES_MAX: usize = crate::edge::REQUEST_URI_BYTES_MAX + REQUEST_LINE_FRAME_BYTES;
+/// Room for the method, spaces and `HTTP/1.1` around the target.
+const REQUEST_LINE_FRAME_BYTES: usize = 64;
+/// Bytes read from the socket at a time while looking for the end of the first line.
+const FIRST_LINE_READ_BYTES: usize = 8 * 1024;
 /// Bytes of a refused request head read and dropped before answering, so that the client
 /// reads the answer rather than a reset.
 const REFUSED_HEAD_DRAIN_BYTES_MAX: usize = 1024 * 1024;
@@ -160,8 +173,8 @@ enum FirstLine {
 
 /// Reads until the first request line ends (or is too long).
 async fn first_line(mut stream: TcpStream) -> std::io::Result<FirstLine> {
-    let mut buffer = Vec::with_capacity(4096);
-    let mut chunk = [0u8; 8192];
+    let mut buffer = Vec::with_capacity(FIRST_LINE_READ_BYTES);
+    let mut chunk = [0u8; FIRST_LINE_READ_BYTES];
     loop {
         if buffer.contains(&b'\n') {
             return Ok(FirstLine::Fits(Rewind {
@@ -203,8 +216,8 @@ async fn first_line(mut stream: TcpStream) -> std::io::Result<FirstLine> {
 fn uri_too_long_response() -> Vec<u8> {
     let request_id = uuid::Uuid::new_v4().to_string();
     let mut body = notion_json::render::error(
-        414,
-        "invalid_request_url",
+        StatusCode::URI_TOO_LONG.as_u16(),
+        ErrorCode::InvalidRequestUrl.as_str(),
         &format!(
             "The request URL is longer than the limit of {} bytes.",
             crate::edge::REQUEST_URI_BYTES_MAX

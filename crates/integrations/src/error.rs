@@ -1,5 +1,7 @@
 //! The integrations service's error, with stable public codes.
 
+use document::ErrorCode;
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A manifest that does not parse or breaks a rule; the message names the key.
@@ -30,17 +32,17 @@ pub enum Error {
 }
 
 impl Error {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Error::InvalidManifest(_) => "invalid_manifest",
-            Error::ReviewRefused(_) => "review_refused",
-            Error::Invalid(_) => "validation_error",
-            Error::NotFound { .. } => "object_not_found",
-            Error::Forbidden(_) => "restricted_resource",
-            Error::Conflict(_) => "conflict_error",
-            Error::RateLimited(_) => "rate_limited",
+            Error::InvalidManifest(_) => ErrorCode::InvalidManifest,
+            Error::ReviewRefused(_) => ErrorCode::ReviewRefused,
+            Error::Invalid(_) => ErrorCode::ValidationError,
+            Error::NotFound { .. } => ErrorCode::ObjectNotFound,
+            Error::Forbidden(_) => ErrorCode::RestrictedResource,
+            Error::Conflict(_) => ErrorCode::ConflictError,
+            Error::RateLimited(_) => ErrorCode::RateLimited,
             Error::Workspace(error) => error.code(),
-            Error::Internal(_) => "internal_server_error",
+            Error::Internal(_) => ErrorCode::InternalServerError,
         }
     }
 

@@ -1148,7 +1148,7 @@ mod tests {
                 PASSWORD_VERIFICATIONS.load(Ordering::Relaxed) > before,
                 "{email}: no password was verified"
             );
-            answers.push((error.code(), error.to_string()));
+            answers.push((error.code().as_str(), error.to_string()));
         }
         assert!(
             answers.iter().all(|answer| *answer == answers[0]),
@@ -1197,7 +1197,7 @@ mod tests {
         );
         let error = workspace.authenticate(&secret).await.unwrap_err();
         assert_eq!(
-            (error.code(), error.to_string()),
+            (error.code().as_str(), error.to_string()),
             ("unauthorized", unknown.clone())
         );
         // Revoking again keeps the first time.
@@ -1223,20 +1223,23 @@ mod tests {
         .unwrap();
         tx.commit().await.unwrap();
         let error = workspace.authenticate(&expired_secret).await.unwrap_err();
-        assert_eq!((error.code(), error.to_string()), ("unauthorized", unknown));
+        assert_eq!(
+            (error.code().as_str(), error.to_string()),
+            ("unauthorized", unknown)
+        );
 
         for days in [0, -1, TOKEN_EXPIRES_IN_DAYS_MAX + 1] {
             let error = workspace
                 .issue_token(subject, "t", Some(days))
                 .await
                 .unwrap_err();
-            assert_eq!(error.code(), "validation_error", "{days}: {error}");
+            assert_eq!(error.code().as_str(), "validation_error", "{days}: {error}");
         }
         let error = workspace
             .issue_token(subject, "  ", None)
             .await
             .unwrap_err();
-        assert_eq!(error.code(), "validation_error");
+        assert_eq!(error.code().as_str(), "validation_error");
         let listed = workspace.all_tokens(Some(ada.id)).await.unwrap();
         assert_eq!(listed.len(), 2);
     }

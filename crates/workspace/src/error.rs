@@ -1,5 +1,7 @@
 //! The service's error, with stable public codes that the HTTP edge maps to statuses.
 
+use document::ErrorCode;
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The object does not exist *or the caller may not read it*: the two are never told apart.
@@ -24,15 +26,15 @@ pub enum Error {
 }
 
 impl Error {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Error::NotFound { .. } => "object_not_found",
-            Error::Validation(_) => "validation_error",
-            Error::Restricted(_) => "restricted_resource",
-            Error::Unauthorized(_) => "unauthorized",
-            Error::Conflict(_) => "conflict_error",
-            Error::Unavailable(_) => "service_unavailable",
-            Error::Internal(_) => "internal_server_error",
+            Error::NotFound { .. } => ErrorCode::ObjectNotFound,
+            Error::Validation(error) => error.code(),
+            Error::Restricted(_) => ErrorCode::RestrictedResource,
+            Error::Unauthorized(_) => ErrorCode::Unauthorized,
+            Error::Conflict(_) => ErrorCode::ConflictError,
+            Error::Unavailable(_) => ErrorCode::ServiceUnavailable,
+            Error::Internal(_) => ErrorCode::InternalServerError,
         }
     }
 

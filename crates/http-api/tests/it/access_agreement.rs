@@ -327,7 +327,7 @@ proptest! {
                     let point = harness.workspace.retrieve_page(actor, world.ids[index]).await;
                     prop_assert_eq!(point.is_ok(), readable, "{}: point check of page {} disagrees with the model", name, index);
                     if let Err(error) = point {
-                        prop_assert_eq!(error.code(), "object_not_found");
+                        prop_assert_eq!(error.code().as_str(), "object_not_found");
                     }
                     if world.visible_in_lists(actor, index) {
                         expected_search.insert(world.ids[index]);
@@ -443,7 +443,8 @@ async fn a_page_moved_out_of_a_shared_tree_disappears_for_the_guest_at_once() {
             .retrieve_page(&cy, child.parse().unwrap())
             .await
             .unwrap_err()
-            .code(),
+            .code()
+            .as_str(),
         "object_not_found"
     );
 }
