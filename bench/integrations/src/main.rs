@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use document::{Id, PropertyInput, PropertyValue, RichText};
 use integrations::{InstallRequest, Platform, PlatformLimits};
-use workspace::{Grantee, Level, NewPage, NewUser, PageUpdate, ParentInput, Role, Workspace};
+use workspace::{Grantee, Level, NewPage, NewUser, PageUpdate, ParentRef, Role, Workspace};
 
 fn env(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -80,7 +80,7 @@ async fn main() {
         .create_page(
             &owner,
             NewPage {
-                parent: Some(ParentInput::Workspace),
+                parent: Some(ParentRef::Workspace),
                 properties: title("Edited"),
                 ..Default::default()
             },

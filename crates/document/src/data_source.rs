@@ -501,3 +501,16 @@ pub fn page_title_schema() -> PropertySchema {
 pub fn title_plain(runs: &[RichText]) -> String {
     rich_text::plain_text(runs)
 }
+
+/// One entry of the `properties` object of `PATCH /v1/data_sources/{id}`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SchemaEdit {
+    /// `"<name or id>": null`.
+    Remove,
+    /// `"<name or id>": {"name": ..., "<type>": {...}}`, either part optional but not both.
+    /// When the key names no existing property and `config` is given, the caller adds one.
+    Update {
+        name: Option<String>,
+        config: Option<PropertyConfig>,
+    },
+}

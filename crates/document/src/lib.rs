@@ -19,11 +19,13 @@ pub mod rich_text;
 pub mod time;
 
 pub use block::{Block, BlockKind, Color, Icon};
-pub use data_source::{DataSource, Database, PropertyConfig, PropertySchema, SelectOption};
+pub use data_source::{
+    DataSource, Database, PropertyConfig, PropertySchema, SchemaEdit, SelectOption,
+};
 pub use error::{Error, Result};
 pub use error_code::ErrorCode;
 pub use filter::{Condition, Filter, Sort, SortDirection, TimestampKind};
 pub use ids::Id;
-pub use page::{Page, Parent};
+pub use page::{Page, Parent, ParentRef};
 pub use property::{DateValue, OptionInput, PropertyInput, PropertyValue};
 pub use rich_text::{Annotations, Mention, RichText, RichTextKind};

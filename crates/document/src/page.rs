@@ -28,6 +28,18 @@ impl Parent {
     }
 }
 
+/// Where a new page, database or comment goes, as a request names it. Unlike
+/// [`Parent`], a data source parent carries only the data source's id: the caller
+/// looks up its database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParentRef {
+    Workspace,
+    Page(Id),
+    Block(Id),
+    Database(Id),
+    DataSource(Id),
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Page {
     pub id: Id,

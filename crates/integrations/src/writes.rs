@@ -6,7 +6,7 @@ use document::block::{BlockKind, NewBlock};
 use document::{DataSource, RichText};
 use runtime::{Content, Parent, WriteOp};
 use serde_json::Value;
-use workspace::{NewPage, PageUpdate, ParentInput, Session};
+use workspace::{NewPage, PageUpdate, ParentRef, Session};
 
 use crate::host::id_of;
 
@@ -84,11 +84,11 @@ async fn apply_one(session: &mut Session<'_>, write: &WriteOp) -> workspace::Res
             children,
         } => {
             let (parent, schema) = match parent {
-                Parent::Page(id) => (ParentInput::Page(id_of(*id)), None),
+                Parent::Page(id) => (ParentRef::Page(id_of(*id)), None),
                 Parent::DataSource(id) => {
                     let id = id_of(*id);
                     (
-                        ParentInput::DataSource(id),
+                        ParentRef::DataSource(id),
                         Some(session.data_source(id).await?),
                     )
                 }

@@ -21,8 +21,8 @@ use document::limits::{
 use document::property::{OptionInput, PropertyInput};
 use document::rich_text::{validate_link_url, validate_url};
 use document::{
-    Annotations, Color, DateValue, Error, Icon, Id, Mention, PropertyConfig, PropertySchema,
-    PropertyValue, Result, RichText, RichTextKind, SelectOption,
+    Annotations, Color, DateValue, Error, Icon, Id, Mention, ParentRef, PropertyConfig,
+    PropertySchema, PropertyValue, Result, RichText, RichTextKind, SchemaEdit, SelectOption,
 };
 use serde_json::{Map, Value};
 
@@ -31,31 +31,6 @@ use serde_json::{Map, Value};
 const EMOJI_CHARS_MAX: usize = 32;
 /// Characters of a sent value quoted back in an error message.
 const SHOWN_VALUE_CHARS_MAX: usize = 100;
-
-/// Where a new page, database or comment goes, as a request names it. Unlike
-/// [`document::Parent`], a data source parent carries only the data source's id: the caller
-/// looks up its database.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ParentRef {
-    Workspace,
-    Page(Id),
-    Block(Id),
-    Database(Id),
-    DataSource(Id),
-}
-
-/// One entry of the `properties` object of `PATCH /v1/data_sources/{id}`.
-#[derive(Debug, Clone, PartialEq)]
-pub enum SchemaEdit {
-    /// `"<name or id>": null`.
-    Remove,
-    /// `"<name or id>": {"name": ..., "<type>": {...}}`, either part optional but not both.
-    /// When the key names no existing property and `config` is given, the caller adds one.
-    Update {
-        name: Option<String>,
-        config: Option<PropertyConfig>,
-    },
-}
 
 // ----- ids and parents -------------------------------------------------------------------
 

@@ -7,9 +7,10 @@ use document::page::TITLE_PROPERTY_ID;
 use document::{DataSource, Database, Icon, Id, Page, Parent, PropertyConfig, RichText};
 use storage_sql::{Node, NodeKind, Position, RowCursor, RowQuery};
 
-use crate::pages::{PageView, ParentInput};
+use crate::pages::PageView;
 use crate::request::{Page as ListPage, Request, invalid_cursor, page_size};
 use crate::{Error, Result, Workspace};
+use document::{ParentRef, SchemaEdit};
 
 #[derive(Debug, Clone)]
 pub struct DatabaseView {
@@ -26,7 +27,7 @@ pub struct DataSourceView {
 
 #[derive(Debug, Clone, Default)]
 pub struct NewDatabase {
-    pub parent: Option<ParentInput>,
+    pub parent: Option<ParentRef>,
     pub title: Vec<RichText>,
     pub description: Vec<RichText>,
     pub icon: Option<Icon>,
@@ -52,15 +53,6 @@ pub struct NewDataSource {
     pub database_id: Option<Id>,
     pub title: Vec<RichText>,
     pub properties: Vec<(String, PropertyConfig)>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum SchemaEdit {
-    Remove,
-    Update {
-        name: Option<String>,
-        config: Option<PropertyConfig>,
-    },
 }
 
 #[derive(Debug, Clone, Default)]
@@ -399,7 +391,7 @@ impl Request<'_> {
             .parent
             .ok_or_else(|| Error::validation("parent", "should be defined"))?
         {
-            ParentInput::Page(id) => {
+            ParentRef::Page(id) => {
                 let page = self.require_page(id, Operation::Insert).await?;
                 if page.in_trash {
                     return Err(Error::validation(
@@ -409,7 +401,7 @@ impl Request<'_> {
                 }
                 Parent::Page(id)
             }
-            ParentInput::Workspace => {
+            ParentRef::Workspace => {
                 if !access::may_create_top_level(self.actor) {
                     return Err(Error::Restricted(
                         "Only workspace members may create top-level databases.".into(),

@@ -18,7 +18,7 @@ use document::{BlockKind, Color, Icon, Id, PropertyConfig, PropertyValue, RichTe
 
 use crate::clock::now_ms;
 use crate::{
-    Error, NewDatabase, NewPage, NewUser, ParentInput, Result, SearchFilter, SearchRequest,
+    Error, NewDatabase, NewPage, NewUser, ParentRef, Result, SearchFilter, SearchRequest,
     SearchResult, Workspace,
 };
 
@@ -303,8 +303,8 @@ async fn load_pages(
     for (name, content) in PAGES {
         let (matter, body) = front_matter(name, content)?;
         let parent = match &matter.parent {
-            None => ParentInput::Workspace,
-            Some(title) => ParentInput::Page(*ids.get(title).ok_or_else(|| {
+            None => ParentRef::Workspace,
+            Some(title) => ParentRef::Page(*ids.get(title).ok_or_else(|| {
                 Error::Internal(format!("demo page {name}: unknown parent {title}"))
             })?),
         };
@@ -407,7 +407,7 @@ async fn database(
         .create_database(
             ada,
             NewDatabase {
-                parent: Some(ParentInput::Page(parent)),
+                parent: Some(ParentRef::Page(parent)),
                 title: text(title),
                 icon: Some(Icon::Emoji(icon.to_string())),
                 properties,
@@ -479,7 +479,7 @@ async fn load_databases(
             .create_page(
                 ada,
                 NewPage {
-                    parent: Some(ParentInput::DataSource(projects_source)),
+                    parent: Some(ParentRef::DataSource(projects_source)),
                     properties: vec![
                         title_input(&project.name),
                         (
@@ -565,7 +565,7 @@ async fn load_databases(
             .create_page(
                 ada,
                 NewPage {
-                    parent: Some(ParentInput::DataSource(tasks_source)),
+                    parent: Some(ParentRef::DataSource(tasks_source)),
                     properties: vec![
                         title_input(&task.title),
                         (
@@ -640,7 +640,7 @@ async fn load_databases(
             .create_page(
                 ada,
                 NewPage {
-                    parent: Some(ParentInput::DataSource(meetings_source)),
+                    parent: Some(ParentRef::DataSource(meetings_source)),
                     properties,
                     children: Vec::new(),
                     ..Default::default()

@@ -39,13 +39,15 @@ pub use content::{
 };
 pub use data::{
     DataSourceUpdate, DataSourceView, DatabaseUpdate, DatabaseView, NewDataSource, NewDatabase,
-    QueryRequest, SchemaEdit,
+    QueryRequest,
 };
 /// Records carry times as milliseconds since the epoch; callers render them with this.
 pub use document::time;
+/// Where a page goes and how a data source's schema changes: the domain's own types.
+pub use document::{ParentRef, SchemaEdit};
 pub use error::{Error, Result};
 pub use freshness::{FreshnessSummary, LagStats};
-pub use pages::{NewPage, PageMarkdown, PageUpdate, PageView, ParentInput};
+pub use pages::{NewPage, PageMarkdown, PageUpdate, PageView};
 pub use request::Page as ListPage;
 pub use search::{SearchFilter, SearchRequest, SearchResult};
 pub use session::Session;

@@ -9,29 +9,21 @@ use document::filter::index_entries;
 use document::page::TITLE_PROPERTY_ID;
 use document::property::PropertyInput;
 use document::rich_text::{Mention, RichTextKind};
-use document::{DataSource, Icon, Id, Page, Parent, PropertyConfig, PropertyValue, RichText};
+use document::{
+    DataSource, Icon, Id, Page, Parent, ParentRef, PropertyConfig, PropertyValue, RichText,
+};
 use storage_sql::{Node, NodeKind, Position};
 
 use crate::blocks::AppendPosition;
 use crate::request::Request;
 use crate::{Error, Result, Workspace};
 
-/// Where a new page or a moved page goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ParentInput {
-    Workspace,
-    Page(Id),
-    Block(Id),
-    Database(Id),
-    DataSource(Id),
-}
-
 #[derive(Debug, Clone, Default)]
 pub struct NewPage {
     /// The id the page gets; a new one when `None`. Integration runs name the pages they stage
     /// before they exist, so that later writes of the run can target them.
     pub id: Option<Id>,
-    pub parent: Option<ParentInput>,
+    pub parent: Option<ParentRef>,
     /// Property values by property name or id.
     pub properties: Vec<(String, PropertyInput)>,
     pub children: Vec<NewBlock>,
@@ -103,7 +95,7 @@ impl Workspace {
         &self,
         actor: &access::Actor,
         id: Id,
-        parent: ParentInput,
+        parent: ParentRef,
     ) -> Result<PageView> {
         let mut r = self.begin(actor, true).await?;
         let result = r.move_page(id, parent).await;
@@ -327,12 +319,9 @@ impl Request<'_> {
     }
 
     /// Resolves the parent of a new page and checks the caller may create there.
-    async fn resolve_parent(
-        &mut self,
-        parent: ParentInput,
-    ) -> Result<(Parent, Option<DataSource>)> {
+    async fn resolve_parent(&mut self, parent: ParentRef) -> Result<(Parent, Option<DataSource>)> {
         match parent {
-            ParentInput::Workspace => {
+            ParentRef::Workspace => {
                 if !access::may_create_top_level(self.actor) {
                     return Err(Error::Restricted(
                         "Only workspace members may create top-level pages.".into(),
@@ -340,11 +329,11 @@ impl Request<'_> {
                 }
                 Ok((Parent::Workspace, None))
             }
-            ParentInput::Page(id) => {
+            ParentRef::Page(id) => {
                 self.require_page(id, Operation::Insert).await?;
                 Ok((Parent::Page(id), None))
             }
-            ParentInput::Block(id) => {
+            ParentRef::Block(id) => {
                 let (node, _) = self.require(id, Operation::Insert, "block").await?;
                 match node.node {
                     Node::Block(_) => Ok((Parent::Block(id), None)),
@@ -352,7 +341,7 @@ impl Request<'_> {
                     _ => Err(Error::not_found("block", id)),
                 }
             }
-            ParentInput::Database(id) => {
+            ParentRef::Database(id) => {
                 let (node, _) = self.require(id, Operation::Insert, "database").await?;
                 if !matches!(node.node, Node::Database(_)) {
                     return Err(Error::not_found("database", id));
@@ -374,7 +363,7 @@ impl Request<'_> {
                     Some(data_source),
                 ))
             }
-            ParentInput::DataSource(id) => {
+            ParentRef::DataSource(id) => {
                 let (node, _) = self.require(id, Operation::Insert, "data_source").await?;
                 match node.node {
                     Node::DataSource(data_source) => Ok((
@@ -658,7 +647,7 @@ impl Request<'_> {
         self.view_page(page).await
     }
 
-    async fn move_page(&mut self, id: Id, parent: ParentInput) -> Result<PageView> {
+    async fn move_page(&mut self, id: Id, parent: ParentRef) -> Result<PageView> {
         let mut page = self.require_page(id, Operation::Update).await?;
         if page.in_trash {
             return Err(Error::validation(
@@ -667,7 +656,7 @@ impl Request<'_> {
             ));
         }
         let (new_parent, data_source) = match parent {
-            ParentInput::Workspace => {
+            ParentRef::Workspace => {
                 return Err(Error::validation(
                     "parent",
                     "pages can be moved under a page or a data source",

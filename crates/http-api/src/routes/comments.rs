@@ -4,7 +4,8 @@ use axum::Router;
 use axum::extract::{Query, State};
 use axum::routing::post;
 use document::Id;
-use notion_json::parse::{self, ParentRef};
+use document::ParentRef;
+use notion_json::parse;
 use notion_json::render;
 use serde_json::Value;
 

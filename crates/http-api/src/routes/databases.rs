@@ -6,13 +6,14 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::routing::{get, post};
 use document::Id;
-use notion_json::parse::{self, ParentRef};
+use document::ParentRef;
+use notion_json::parse;
 use notion_json::render;
 use serde_json::Value;
 use workspace::Actor;
 
 use super::AppState;
-use super::pages::{page_json, parent_input};
+use super::pages::page_json;
 use crate::error::ApiError;
 use crate::extract::{Authenticated, DataSourceId, DatabaseId, JsonBody};
 use crate::request::{
@@ -84,7 +85,7 @@ async fn create_database(
         None => property_configs(body.get("properties"), "properties")?,
     };
     let spec = workspace::NewDatabase {
-        parent: Some(parent_input(parent)),
+        parent: Some(parent),
         title: rich_text_field(&body, "title")?.unwrap_or_default(),
         description: rich_text_field(&body, "description")?.unwrap_or_default(),
         icon: icon_field(&body)?.flatten(),
@@ -166,18 +167,7 @@ async fn update_data_source(
 ) -> ApiResult {
     let properties = match body.get("properties") {
         None | Some(Value::Null) => Vec::new(),
-        Some(value) => parse::schema_edits(value, "properties")?
-            .into_iter()
-            .map(|(key, edit)| {
-                let edit = match edit {
-                    parse::SchemaEdit::Remove => workspace::SchemaEdit::Remove,
-                    parse::SchemaEdit::Update { name, config } => {
-                        workspace::SchemaEdit::Update { name, config }
-                    }
-                };
-                (key, edit)
-            })
-            .collect(),
+        Some(value) => parse::schema_edits(value, "properties")?,
     };
     let update = workspace::DataSourceUpdate {
         title: rich_text_field(&body, "title")?,

@@ -3,8 +3,9 @@
 use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::routing::{get, post};
+use document::ParentRef;
 use document::{ErrorCode, Id};
-use notion_json::parse::{self, ParentRef};
+use notion_json::parse;
 use notion_json::render::{self, RenderContext};
 use serde_json::{Value, json};
 use workspace::Actor;
@@ -51,16 +52,6 @@ fn people_json(view: &workspace::PageView) -> std::collections::HashMap<Id, Valu
         .iter()
         .map(|person| (person.user.id, user_json(person)))
         .collect()
-}
-
-pub(super) fn parent_input(parent: ParentRef) -> workspace::ParentInput {
-    match parent {
-        ParentRef::Workspace => workspace::ParentInput::Workspace,
-        ParentRef::Page(id) => workspace::ParentInput::Page(id),
-        ParentRef::Block(id) => workspace::ParentInput::Block(id),
-        ParentRef::Database(id) => workspace::ParentInput::Database(id),
-        ParentRef::DataSource(id) => workspace::ParentInput::DataSource(id),
-    }
 }
 
 /// The body's `properties` object, if it has one.
@@ -134,7 +125,7 @@ async fn create_page(
     let cover = cover_field(&body)?.flatten();
     let new_page = workspace::NewPage {
         id: None,
-        parent: Some(parent_input(parent)),
+        parent: Some(parent),
         properties,
         children,
         icon,
@@ -190,10 +181,7 @@ async fn move_page(
     JsonBody(body): JsonBody,
 ) -> ApiResult {
     let parent = parse::parent(body.get("parent").unwrap_or(&Value::Null), "parent")?;
-    let view = state
-        .workspace
-        .move_page(&actor, id, parent_input(parent))
-        .await?;
+    let view = state.workspace.move_page(&actor, id, parent).await?;
     ok(page_json(&state, &view))
 }
 

@@ -10,7 +10,7 @@ use document::Id;
 use document::PropertyInput;
 use proptest::prelude::*;
 use workspace::{
-    ContentQuery, NewPage, PageUpdate, ParentInput, SearchMode, SearchRequest, SearchResult,
+    ContentQuery, NewPage, PageUpdate, ParentRef, SearchMode, SearchRequest, SearchResult,
 };
 
 #[derive(Debug, Clone)]
@@ -112,8 +112,8 @@ async fn build(harness: &super::Harness, specs: Vec<PageSpec>) -> World {
     let mut model_grants = Vec::new();
     for (index, page) in specs.iter().enumerate() {
         let parent = match page.parent {
-            Some(parent) => ParentInput::Page(ids[parent]),
-            None => ParentInput::Workspace,
+            Some(parent) => ParentRef::Page(ids[parent]),
+            None => ParentRef::Workspace,
         };
         let title = PropertyInput::Value(document::PropertyValue::Title(vec![
             document::RichText::plain(format!("page {index}")),
@@ -405,7 +405,7 @@ async fn a_page_moved_out_of_a_shared_tree_disappears_for_the_guest_at_once() {
         .move_page(
             &ada,
             child.parse().unwrap(),
-            ParentInput::Page(private.parse().unwrap()),
+            ParentRef::Page(private.parse().unwrap()),
         )
         .await
         .unwrap();

@@ -19,7 +19,7 @@ use document::Id;
 use integrations::{InstallRequest, InstallationView, Platform, PlatformLimits, RunView};
 use serde_json::Value;
 use storage_sql::Store;
-use workspace::{Actor, Grantee, Level, NewPage, NewUser, ParentInput, Role, Workspace};
+use workspace::{Actor, Grantee, Level, NewPage, NewUser, ParentRef, Role, Workspace};
 
 /// The probe guest: its invoke input's `op` picks a behaviour, well-behaved or hostile.
 pub fn probe() -> &'static [u8] {
@@ -94,7 +94,7 @@ pub fn runtime() -> runtime::Runtime {
     .expect("runtime")
 }
 
-pub async fn page(workspace: &Workspace, actor: &Actor, parent: ParentInput, title: &str) -> Id {
+pub async fn page(workspace: &Workspace, actor: &Actor, parent: ParentRef, title: &str) -> Id {
     workspace
         .create_page(
             actor,
@@ -146,13 +146,13 @@ impl Fixture {
         }
         let ben = actors.pop().expect("ben");
         let ada = actors.pop().expect("ada");
-        let shared = page(&workspace, &ada, ParentInput::Workspace, "Shared").await;
-        let private = page(&workspace, &ada, ParentInput::Workspace, "Private").await;
+        let shared = page(&workspace, &ada, ParentRef::Workspace, "Shared").await;
+        let private = page(&workspace, &ada, ParentRef::Workspace, "Private").await;
         workspace
             .set_inherits(&ada, private, false)
             .await
             .expect("restrict");
-        let unshared = page(&workspace, &ada, ParentInput::Workspace, "Unshared").await;
+        let unshared = page(&workspace, &ada, ParentRef::Workspace, "Unshared").await;
         let platform = Platform::new(workspace.clone(), runtime(), limits);
         Fixture {
             workspace,

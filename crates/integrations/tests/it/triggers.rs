@@ -4,7 +4,7 @@
 use integrations::{InstallRequest, Platform};
 use serde_json::json;
 use storage_sql::{RunStatus, Trigger};
-use workspace::ParentInput;
+use workspace::ParentRef;
 
 use crate::{Fixture, output, page, probe, probe_manifest, runtime, stores};
 
@@ -86,14 +86,14 @@ async fn each_change_runs_each_subscriber_once_and_only_where_it_can_read() {
         let visible = page(
             &fixture.workspace,
             &fixture.ada,
-            ParentInput::Page(fixture.shared),
+            ParentRef::Page(fixture.shared),
             "Visible",
         )
         .await;
         let hidden = page(
             &fixture.workspace,
             &fixture.ada,
-            ParentInput::Page(fixture.unshared),
+            ParentRef::Page(fixture.unshared),
             "Hidden",
         )
         .await;
@@ -140,7 +140,7 @@ async fn a_change_run_starts_from_the_trigger_pass_and_one_over_its_budget_waits
                 page(
                     &fixture.workspace,
                     &fixture.ada,
-                    ParentInput::Page(fixture.shared),
+                    ParentRef::Page(fixture.shared),
                     title,
                 )
                 .await,
@@ -197,7 +197,7 @@ async fn an_installation_changed_between_passes_is_dispatched_by_its_new_config(
         page(
             &fixture.workspace,
             &fixture.ada,
-            ParentInput::Page(fixture.shared),
+            ParentRef::Page(fixture.shared),
             "Before",
         )
         .await;
@@ -209,7 +209,7 @@ async fn an_installation_changed_between_passes_is_dispatched_by_its_new_config(
             page(
                 &fixture.workspace,
                 &fixture.ada,
-                ParentInput::Page(fixture.shared),
+                ParentRef::Page(fixture.shared),
                 title,
             )
             .await;
@@ -263,7 +263,7 @@ async fn an_idle_worker_runs_a_change_committed_here_without_waiting_for_its_pol
     let created = page(
         &fixture.workspace,
         &fixture.ada,
-        ParentInput::Page(fixture.shared),
+        ParentRef::Page(fixture.shared),
         "Wakes the worker",
     )
     .await;

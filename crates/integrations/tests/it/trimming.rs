@@ -7,7 +7,7 @@ use integrations::{InstallRequest, WorkspaceScope};
 use proptest::prelude::*;
 use serde_json::json;
 use storage_sql::RunStatus;
-use workspace::{Actor, Grantee, Level, ParentInput};
+use workspace::{Actor, Grantee, Level, ParentRef};
 
 use crate::{Fixture, message, page, probe, probe_manifest};
 
@@ -64,8 +64,8 @@ async fn check(specs: Vec<PageSpec>, read_scope: bool, as_ben: bool) {
     let mut pages = Vec::new();
     for (index, spec) in specs.iter().enumerate() {
         let parent = match spec.parent {
-            Some(parent) if index > 0 => ParentInput::Page(pages[parent % index]),
-            _ => ParentInput::Workspace,
+            Some(parent) if index > 0 => ParentRef::Page(pages[parent % index]),
+            _ => ParentRef::Workspace,
         };
         let id = page(
             &fixture.workspace,

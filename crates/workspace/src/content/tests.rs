@@ -7,7 +7,7 @@ use tokio::sync::watch;
 
 use super::vectors::indexed_text;
 use super::*;
-use crate::{NewPage, NewUser, ParentInput};
+use crate::{NewPage, NewUser, ParentRef};
 
 struct Fixture {
     store: Store,
@@ -90,7 +90,7 @@ async fn owner_and_page(workspace: &Workspace) -> (Actor, Id) {
         .create_page(
             &actor,
             NewPage {
-                parent: Some(ParentInput::Workspace),
+                parent: Some(ParentRef::Workspace),
                 ..NewPage::default()
             },
         )
