@@ -64,13 +64,6 @@ pub fn format_date(ms: Millis) -> String {
     dt.format("%Y-%m-%d").to_string()
 }
 
-/// The one clock read left in `document`, kept only while `integrations`' `service::now` calls
-/// it (that file is being split elsewhere); everything else reads `workspace::clock::now_ms`.
-/// Remove it when that caller moves.
-pub fn now_ms() -> Millis {
-    Utc::now().timestamp_millis()
-}
-
 /// Start of the UTC day containing `ms`.
 pub fn day_start(ms: Millis) -> Millis {
     ms.div_euclid(DAY_MS) * DAY_MS

@@ -7,11 +7,11 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use document::Id;
-use document::time::now_ms as now;
 use runtime::Event;
 use serde_json::json;
 use storage_sql::{ChangeCursor, InstallationRecord, RunRow, RunStatus, Trigger};
 use workspace::Workspace;
+use workspace::clock::now_ms as now;
 
 use crate::admission::{Admission, Admit};
 use crate::executor::{Claimed, Executor};

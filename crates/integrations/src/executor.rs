@@ -13,11 +13,11 @@ use std::sync::{Arc, Mutex};
 
 use access::{Actor, IntegrationActor, UserActor};
 use document::Id;
-use document::time::now_ms as now;
 use runtime::{Event, RunContext, RunRequest, Runtime, Services};
 use storage_sql::{InstallationRecord, RunEnd, RunRow, RunStatus};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use workspace::Workspace;
+use workspace::clock::now_ms as now;
 
 use crate::admission::{Admission, Admit};
 use crate::host::{StoreKv, StoreSecrets, WorkspaceBridge, uuid};

@@ -17,12 +17,12 @@ use std::time::Duration;
 
 use access::{Actor, Role, UserActor};
 use document::Id;
-use document::time::now_ms as now;
 use runtime::{Event, InvokeSource, Runtime, WebhookRequest};
 use serde_json::Value;
 use storage_sql::{RunRow, UsageEvent};
 use tokio::sync::Notify;
 use workspace::Workspace;
+use workspace::clock::now_ms as now;
 
 use crate::dispatcher::Dispatcher;
 use crate::executor::Executor;

@@ -256,7 +256,7 @@ pub(crate) fn run_row(
         status: RunStatus::Queued,
         attempts: 0,
         lease_until: 0,
-        created_time: document::time::now_ms(),
+        created_time: workspace::clock::now_ms(),
         started_time: None,
         finished_time: None,
         record: None,

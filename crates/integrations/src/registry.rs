@@ -7,11 +7,11 @@ use std::sync::{Arc, Mutex};
 
 use access::UserActor;
 use document::Id;
-use document::time::now_ms as now;
 use runtime::{LoadedComponent, Runtime};
 use sha2::{Digest, Sha256};
 use storage_sql::{InstallationRecord, PackageRecord};
 use workspace::Workspace;
+use workspace::clock::now_ms as now;
 
 use crate::manifest::{Manifest, WorkspaceScope};
 use crate::platform::PlatformLimits;

@@ -7,11 +7,11 @@ use std::sync::Mutex;
 
 use access::Actor;
 use document::Id;
-use document::time::now_ms as now;
 use runtime::{Output, RunOutcome};
 use serde_json::json;
 use storage_sql::{AuditEntry, RunEnd, RunRow, RunStatus, RunUsage};
 use tokio::sync::oneshot;
+use workspace::clock::now_ms as now;
 
 use super::Executor;
 use crate::record::{bare_record, ended_status, record_json};
