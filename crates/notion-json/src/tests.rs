@@ -2336,3 +2336,70 @@ fn users_comments_lists_and_errors() {
         json!({ "object": "error", "status": 400, "code": "validation_error", "message": "body.x should be defined" })
     );
 }
+
+// ----- fuzzing the query parsers -----------------------------------------------------------
+
+/// Keys and strings a filter or sort body is made of, so that random bodies reach deep into the
+/// parsers instead of failing at the first key.
+const QUERY_WORDS: &str = "and or property timestamp direction ascending descending title \
+    rich_text number checkbox select multi_select status date people relation formula rollup \
+    created_time last_edited_time equals does_not_equal contains does_not_contain starts_with \
+    ends_with is_empty is_not_empty greater_than less_than before after on_or_before past_week \
+    next_month this_week me any every none string Name Stage";
+
+fn query_json() -> impl Strategy<Value = Value> {
+    let mut words: Vec<String> = QUERY_WORDS.split_whitespace().map(String::from).collect();
+    words.push(String::new());
+    let word = proptest::sample::select(words);
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(|n| json!(n)),
+        any::<f64>().prop_map(|n| json!(n)),
+        word.clone().prop_map(Value::String),
+        ".{0,12}".prop_map(Value::String),
+    ];
+    leaf.prop_recursive(6, 96, 6, move |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+            proptest::collection::btree_map(word.clone(), inner, 0..4)
+                .prop_map(|map| Value::Object(map.into_iter().collect())),
+        ]
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2_000))]
+
+    /// Whatever a client sends as `filter` or `sorts`, the parsers answer a value or a
+    /// validation error: never a panic. A parsed filter's size check answers too.
+    #[test]
+    fn query_parsers_answer_every_body(body in query_json()) {
+        if let Ok(filter) = filter(&body, "filter") {
+            let within = filter.condition_count() <= document::limits::FILTER_CONDITIONS_MAX;
+            prop_assert_eq!(filter.check_size("filter").is_ok(), within);
+        }
+        let _ = filter_with_me(&body, "filter", Some(Id::from_u128(7)));
+        let _ = sorts(&body, "sorts");
+        let wrapped = json!([body]);
+        let _ = sorts(&wrapped, "sorts");
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    /// Nesting as deep or as wide as a client likes is refused with an error, not a stack
+    /// overflow or an unbounded parse.
+    #[test]
+    fn deep_and_wide_filters_are_errors_or_bounded(depth in 1usize..400, width in 1usize..300) {
+        let mut body = json!({ "property": "Name", "title": { "contains": "x" } });
+        for level in 0..depth {
+            let key = if level % 2 == 0 { "and" } else { "or" };
+            body = json!({ key: vec![body; if level == 0 { width } else { 1 }] });
+        }
+        if let Ok(filter) = filter(&body, "filter") {
+            prop_assert!(filter.condition_count() == width);
+        }
+    }
+}
