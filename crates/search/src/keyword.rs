@@ -261,3 +261,58 @@ pub fn leading_passage(text: &str) -> String {
         _ => format!("{cut}…"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn index() -> KeywordIndex {
+        let index = KeywordIndex::open(None).unwrap();
+        index
+            .replace(&[(
+                "page".to_string(),
+                vec![
+                    (
+                        1,
+                        "On-call runbook: title and body of the pager rota".to_string(),
+                    ),
+                    (2, "Release process, OR gates and AND reviews".to_string()),
+                ],
+            )])
+            .unwrap();
+        index
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(500))]
+
+        /// Any text up to the limit is a query of plain words (Tantivy's query syntax,
+        /// `title:* OR body:*`, ranges, quotes, boosts, never reaches a parser that can
+        /// refuse it); search and highlight both answer.
+        #[test]
+        fn any_text_is_a_query(
+            text in prop_oneof![
+                ".{0,200}",
+                "[a-z:*()\\[\\]{}\"'^~+\\-!&| ]{0,80}",
+            ]
+        ) {
+            let index = index();
+            prop_assert!(index.search(&text, 10, None).is_ok());
+            prop_assert!(index.highlight(&text, &["the pager rota"]).is_ok());
+        }
+    }
+
+    #[test]
+    fn syntax_reads_as_words_and_long_text_is_refused() {
+        let index = index();
+        let hits = index.search("title:* OR body:*", 10, None).unwrap();
+        assert_eq!(hits.first().map(|hit| hit.0), Some(1));
+        let long = "word ".repeat(QUERY_BYTES_MAX / 5 + 1);
+        assert!(matches!(
+            index.search(&long, 10, None),
+            Err(Error::QueryTooLong { .. })
+        ));
+    }
+}
