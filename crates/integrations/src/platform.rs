@@ -35,6 +35,15 @@ pub const RUNS_PAGE_MAX: i64 = 100;
 /// How often [`Platform::wait_run`] looks whether the run has ended, in milliseconds.
 const WAIT_RUN_POLL_INTERVAL_MS: u64 = 5;
 
+/// The defaults of [`PlatformLimits`], each described at its field.
+pub const CONCURRENT_RUNS_MAX: usize = 32;
+pub const INSTALLATION_CONCURRENT_RUNS_MAX: i64 = 8;
+pub const INSTALLATION_RUNS_PER_HOUR_MAX: i64 = 600;
+pub const LEASE_MARGIN_MS: i64 = 30_000;
+pub const RUN_ATTEMPTS_MAX: i64 = 3;
+pub const COMPONENT_BYTES_MAX: usize = 64 << 20;
+pub const MANIFEST_BYTES_MAX: usize = 64 << 10;
+
 /// Platform-wide limits, named with units.
 #[derive(Debug, Clone)]
 pub struct PlatformLimits {
@@ -57,13 +66,13 @@ pub struct PlatformLimits {
 impl Default for PlatformLimits {
     fn default() -> Self {
         PlatformLimits {
-            concurrent_runs_max: 32,
-            installation_concurrent_runs_max: 8,
-            installation_runs_per_hour_max: 600,
-            lease_margin_ms: 30_000,
-            run_attempts_max: 3,
-            component_bytes_max: 64 << 20,
-            manifest_bytes_max: 64 << 10,
+            concurrent_runs_max: CONCURRENT_RUNS_MAX,
+            installation_concurrent_runs_max: INSTALLATION_CONCURRENT_RUNS_MAX,
+            installation_runs_per_hour_max: INSTALLATION_RUNS_PER_HOUR_MAX,
+            lease_margin_ms: LEASE_MARGIN_MS,
+            run_attempts_max: RUN_ATTEMPTS_MAX,
+            component_bytes_max: COMPONENT_BYTES_MAX,
+            manifest_bytes_max: MANIFEST_BYTES_MAX,
         }
     }
 }
